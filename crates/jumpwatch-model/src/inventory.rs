@@ -1,0 +1,282 @@
+//! [`Inventory`]: one tenant's resources at one poll, by kind and id, with a relation index.
+//!
+//! Relations (group memberships, bindings) are resources of relation kinds. The index answers
+//! "which groups is this user in", "which users are bound to this system" and "which policies
+//! apply to this system, directly or through its groups" in time proportional to the answer.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::resource::ResourceError;
+use crate::{
+    ApplicationId, PolicyId, Resource, ResourceId, ResourceKind, SystemGroupId, SystemId, TenantId,
+    UserGroupId, UserId,
+};
+
+/// One edge of a relation, with the resource that carries its attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge<'a> {
+    /// The parent end (the group, the system, the policy...).
+    pub from: &'a ResourceId,
+    /// The other end (the member, the bound user...).
+    pub to: &'a ResourceId,
+    /// The relation resource (its document has the edge's attributes, such as
+    /// `compiledAttributes.sudo` of a binding).
+    pub resource: &'a Resource,
+}
+
+/// How a policy reaches a system.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PolicyBinding<'a> {
+    /// The policy.
+    pub policy: &'a ResourceId,
+    /// `None` when bound to the system itself; the system group otherwise.
+    pub via_system_group: Option<&'a ResourceId>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct EdgeIndex {
+    /// Parent id → (edge id, target id).
+    by_parent: HashMap<ResourceId, Vec<(ResourceId, ResourceId)>>,
+    /// Target id → (edge id, parent id).
+    by_target: HashMap<ResourceId, Vec<(ResourceId, ResourceId)>>,
+}
+
+impl EdgeIndex {
+    fn add(&mut self, edge: &ResourceId, parent: &ResourceId, target: &ResourceId) {
+        self.by_parent.entry(parent.clone()).or_default().push((edge.clone(), target.clone()));
+        self.by_target.entry(target.clone()).or_default().push((edge.clone(), parent.clone()));
+    }
+
+    fn remove(&mut self, edge: &ResourceId, parent: &ResourceId, target: &ResourceId) {
+        fn drop_from(
+            map: &mut HashMap<ResourceId, Vec<(ResourceId, ResourceId)>>,
+            key: &ResourceId,
+            edge: &ResourceId,
+        ) {
+            if let Some(list) = map.get_mut(key) {
+                list.retain(|(e, _)| e != edge);
+                if list.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        drop_from(&mut self.by_parent, parent, edge);
+        drop_from(&mut self.by_target, target, edge);
+    }
+}
+
+/// One tenant's resources at one poll.
+///
+/// ```
+/// use jumpwatch_model::{Inventory, Resource, ResourceId, ResourceKind, TenantId, UserId};
+/// use serde_json::json;
+///
+/// let mut inventory = Inventory::new(TenantId::new("acme").unwrap());
+/// inventory.insert(Resource::from_doc(ResourceKind::User, json!({"_id": "u1", "username": "ada"})).unwrap()).unwrap();
+/// let group = ResourceId::new("g1").unwrap();
+/// let member = json!({"to": {"id": "u1", "type": "user"}});
+/// inventory.insert(Resource::from_child_doc(ResourceKind::UserGroupMember, group, member).unwrap()).unwrap();
+///
+/// let ada = UserId::new("u1").unwrap();
+/// let groups: Vec<_> = inventory.user_groups_of(&ada).map(|edge| edge.from.as_str()).collect();
+/// assert_eq!(groups, ["g1"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    tenant: TenantId,
+    kinds: BTreeMap<ResourceKind, BTreeMap<ResourceId, Resource>>,
+    edges: HashMap<ResourceKind, EdgeIndex>,
+}
+
+impl Inventory {
+    /// An empty inventory of a tenant.
+    #[must_use]
+    pub fn new(tenant: TenantId) -> Self {
+        Self { tenant, kinds: BTreeMap::new(), edges: HashMap::new() }
+    }
+
+    /// The tenant.
+    #[must_use]
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// Adds a resource, replacing (and returning) the one of the same kind and id. A relation
+    /// needs its parent and the other end's id.
+    pub fn insert(&mut self, resource: Resource) -> Result<Option<Resource>, ResourceError> {
+        let kind = resource.kind;
+        if kind.is_relation() {
+            let parent = resource.parent.clone().ok_or(ResourceError::MissingParent { kind })?;
+            let target = resource.target().ok_or(ResourceError::MissingId {
+                kind,
+                path: kind.meta().relation.map_or("", |r| r.to_id),
+            })?;
+            let replaced = self.remove(kind, &resource.id);
+            self.edges.entry(kind).or_default().add(&resource.id, &parent, &target);
+            self.kinds.entry(kind).or_default().insert(resource.id.clone(), resource);
+            return Ok(replaced);
+        }
+        Ok(self.kinds.entry(kind).or_default().insert(resource.id.clone(), resource))
+    }
+
+    /// Removes a resource.
+    pub fn remove(&mut self, kind: ResourceKind, id: &ResourceId) -> Option<Resource> {
+        let removed = self.kinds.get_mut(&kind)?.remove(id)?;
+        if let (Some(index), Some(parent), Some(target)) =
+            (self.edges.get_mut(&kind), removed.parent.as_ref(), removed.target())
+        {
+            index.remove(&removed.id, parent, &target);
+        }
+        Some(removed)
+    }
+
+    /// A resource by kind and id.
+    #[must_use]
+    pub fn get(&self, kind: ResourceKind, id: &ResourceId) -> Option<&Resource> {
+        self.kinds.get(&kind)?.get(id)
+    }
+
+    /// The resources of a kind, in id order.
+    pub fn resources(&self, kind: ResourceKind) -> impl Iterator<Item = &Resource> {
+        self.kinds.get(&kind).into_iter().flat_map(BTreeMap::values)
+    }
+
+    /// The resources of a kind, by id.
+    #[must_use]
+    pub fn kind(&self, kind: ResourceKind) -> Option<&BTreeMap<ResourceId, Resource>> {
+        self.kinds.get(&kind)
+    }
+
+    /// Every resource, by kind then id.
+    pub fn iter(&self) -> impl Iterator<Item = &Resource> {
+        self.kinds.values().flat_map(BTreeMap::values)
+    }
+
+    /// The kinds that have at least one resource.
+    pub fn kinds(&self) -> impl Iterator<Item = ResourceKind> + '_ {
+        self.kinds.iter().filter(|(_, r)| !r.is_empty()).map(|(k, _)| *k)
+    }
+
+    /// The number of resources of a kind.
+    #[must_use]
+    pub fn count(&self, kind: ResourceKind) -> usize {
+        self.kinds.get(&kind).map_or(0, BTreeMap::len)
+    }
+
+    /// The number of resources of every kind.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.kinds.values().map(BTreeMap::len).sum()
+    }
+
+    /// No resources at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The edges of a relation kind whose parent end is `parent`.
+    pub fn edges_from<'a>(
+        &'a self,
+        relation: ResourceKind,
+        parent: &ResourceId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        let list = self.edges.get(&relation).and_then(|index| index.by_parent.get(parent));
+        let resources = self.kinds.get(&relation);
+        list.into_iter().flatten().filter_map(move |(edge, target)| {
+            let resource = resources?.get(edge)?;
+            Some(Edge { from: resource.parent.as_ref()?, to: target, resource })
+        })
+    }
+
+    /// The edges of a relation kind whose other end is `target`.
+    pub fn edges_to<'a>(
+        &'a self,
+        relation: ResourceKind,
+        target: &ResourceId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        let entry =
+            self.edges.get(&relation).and_then(|index| index.by_target.get_key_value(target));
+        let resources = self.kinds.get(&relation);
+        entry.into_iter().flat_map(move |(to, list)| {
+            list.iter().filter_map(move |(edge, _)| {
+                let resource = resources?.get(edge)?;
+                Some(Edge { from: resource.parent.as_ref()?, to, resource })
+            })
+        })
+    }
+
+    /// The user groups a user is a direct member of (`edge.from` is the group).
+    pub fn user_groups_of<'a>(&'a self, user: &UserId) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_to(ResourceKind::UserGroupMember, user.as_resource_id())
+    }
+
+    /// The direct members of a user group (`edge.to` is the user).
+    pub fn members_of_user_group<'a>(
+        &'a self,
+        group: &UserGroupId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_from(ResourceKind::UserGroupMember, group.as_resource_id())
+    }
+
+    /// The system groups a system is a member of (`edge.from` is the group).
+    pub fn system_groups_of<'a>(
+        &'a self,
+        system: &SystemId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_to(ResourceKind::SystemGroupMember, system.as_resource_id())
+    }
+
+    /// The members of a system group (`edge.to` is the system).
+    pub fn members_of_system_group<'a>(
+        &'a self,
+        group: &SystemGroupId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_from(ResourceKind::SystemGroupMember, group.as_resource_id())
+    }
+
+    /// The users bound to a system, directly or through groups (`edge.to` is the user; the
+    /// edge's document has the effective `compiledAttributes`, such as sudo).
+    pub fn users_bound_to<'a>(&'a self, system: &SystemId) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_from(ResourceKind::SystemUserBinding, system.as_resource_id())
+    }
+
+    /// The systems a user is bound to (`edge.from` is the system).
+    pub fn systems_bound_to<'a>(&'a self, user: &UserId) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_to(ResourceKind::SystemUserBinding, user.as_resource_id())
+    }
+
+    /// The user groups bound to an application (`edge.to` is the group).
+    pub fn user_groups_of_application<'a>(
+        &'a self,
+        application: &ApplicationId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_from(ResourceKind::ApplicationUserGroupBinding, application.as_resource_id())
+    }
+
+    /// The systems a policy is bound to directly (`edge.to` is the system).
+    pub fn systems_of_policy<'a>(
+        &'a self,
+        policy: &PolicyId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_from(ResourceKind::PolicySystemBinding, policy.as_resource_id())
+    }
+
+    /// The policies that apply to a system: bound to it directly, or to a system group it is a
+    /// member of. A policy bound both ways appears once for each way.
+    #[must_use]
+    pub fn policies_applying_to(&self, system: &SystemId) -> Vec<PolicyBinding<'_>> {
+        let direct = self
+            .edges_to(ResourceKind::PolicySystemBinding, system.as_resource_id())
+            .map(|edge| PolicyBinding { policy: edge.from, via_system_group: None });
+        let through_groups = self.system_groups_of(system).flat_map(|membership| {
+            self.edges_to(ResourceKind::PolicySystemGroupBinding, membership.from).map(
+                move |edge| PolicyBinding {
+                    policy: edge.from,
+                    via_system_group: Some(membership.from),
+                },
+            )
+        });
+        direct.chain(through_groups).collect()
+    }
+}

@@ -1,0 +1,4 @@
+//! Small programs, each showing one way to use the Jumpwatch libraries. Run one with
+//! `cargo run -p jumpwatch-examples --example <name>`:
+//!
+//! - `explain_kind`: what the catalog says about a kind, and how its example documents decode.

@@ -1,0 +1,46 @@
+//! Jumpwatch's project automation, run as `cargo xtask <command>`.
+//!
+//! - `codegen [--check]`: the resource catalog → `jumpwatch-model`'s generated Rust and
+//!   `docs/resources.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod codegen;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  codegen [--check]   generate jumpwatch-model's Rust and docs/resources.md from the catalog;
+                      with --check, write nothing and fail when a generated file is stale";
+
+/// The workspace root: the parent of this crate's directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+#[allow(clippy::print_stderr)]
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["codegen"] => codegen::run(&workspace_root(), false),
+        ["codegen", "--check"] => codegen::run(&workspace_root(), true),
+        ["help" | "--help" | "-h"] | [] => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("unknown arguments: {}\n\n{USAGE}", args.join(" "));
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
