@@ -203,3 +203,37 @@ typed_id! {
     /// organization (or its org id).
     TenantId
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SystemId, UserId};
+
+    #[test]
+    fn typed_ids_are_transparent_ordered_and_parsed() {
+        let id: UserId = "64a1f0c2e4b0a1b2c3d4e5f6".parse().unwrap();
+        assert_eq!(id.to_string(), "64a1f0c2e4b0a1b2c3d4e5f6");
+        assert_eq!(format!("{id:?}"), "UserId(\"64a1f0c2e4b0a1b2c3d4e5f6\")");
+        assert_eq!(
+            serde_json::to_value(&id).unwrap(),
+            serde_json::json!("64a1f0c2e4b0a1b2c3d4e5f6")
+        );
+        let back: UserId = serde_json::from_str("\"64a1f0c2e4b0a1b2c3d4e5f6\"").unwrap();
+        assert_eq!(back, id);
+        assert!(UserId::new("a").unwrap() < UserId::new("b").unwrap());
+        assert!("".parse::<SystemId>().is_err());
+        assert!(serde_json::from_str::<SystemId>("\"a\\u0000b\"").is_err());
+        // The same text names different things in different kinds; the types keep them apart.
+        let system = SystemId::from(id.as_resource_id().clone());
+        assert_eq!(system.as_str(), id.as_str());
+    }
+
+    #[test]
+    fn composite_ids_never_collide() {
+        let a = ResourceId::composite(["a:b", "c"]).unwrap();
+        let b = ResourceId::composite(["a", "b:c"]).unwrap();
+        assert_ne!(a, b);
+        let c = ResourceId::composite(["a%3Ab", "c"]).unwrap();
+        assert_ne!(a, c);
+    }
+}

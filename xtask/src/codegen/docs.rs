@@ -172,14 +172,14 @@ pub(crate) fn resources(catalog: &Catalog) -> String {
         let _ = writeln!(w, "|---|---|---|");
         for (path, field) in catalog.flat_fields(kind) {
             let mut notes = Vec::new();
-            if field.required {
-                notes.push("always sent".to_owned());
-            }
-            if field.nullable {
-                notes.push("may be null".to_owned());
-            }
             if let Some(doc) = &field.doc {
                 notes.push(escape(doc));
+            }
+            if field.required {
+                notes.push("Always sent.".to_owned());
+            }
+            if field.nullable {
+                notes.push("May be `null`.".to_owned());
             }
             let ty = match &field.ty {
                 super::catalog::Ty::Enum(name) => {
@@ -191,7 +191,7 @@ pub(crate) fn resources(catalog: &Catalog) -> String {
                 }
                 ty => format!("`{}`", ty.catalog_name()),
             };
-            let _ = writeln!(w, "| `{path}` | {} | {} |", escape(&ty), notes.join("; "));
+            let _ = writeln!(w, "| `{path}` | {} | {} |", escape(&ty), notes.join(" "));
         }
     }
     out
