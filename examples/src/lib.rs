@@ -2,3 +2,5 @@
 //! `cargo run -p jumpwatch-examples --example <name>`:
 //!
 //! - `explain_kind`: what the catalog says about a kind, and how its example documents decode.
+//! - `list_resources`: every resource of one kind from JumpCloud (or the simulator), one JSON
+//!   document a line.

@@ -16,6 +16,8 @@
 //! - An [`Inventory`]: one tenant's resources at one poll, with a relation index.
 //! - The [`Normalizer`]: the catalog's volatile, secret, array and null rules applied to a
 //!   document, and a canonical [`ContentHash`] that ignores key order.
+//! - A [`DirectoryEvent`](event::DirectoryEvent): a Directory Insights audit event, raw, with a
+//!   tolerant typed view of its common fields.
 //!
 //! ```
 //! use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind, SystemId, TenantId};
@@ -52,6 +54,7 @@
 //! ```
 
 pub mod catalog;
+pub mod event;
 // Printed by prettyplease (`cargo xtask codegen`), not rustfmt.
 #[rustfmt::skip]
 mod generated;

@@ -1,0 +1,64 @@
+//! The `list_resources` example against a mock JumpCloud.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The example's binary, built by `cargo test` beside this test's.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test -p jumpwatch-examples`",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_every_resource_of_a_kind_as_json_lines() {
+    let mut server = mockito::Server::new_async().await;
+    let body = r#"{"totalCount": 2, "results": [{"_id": "u1", "username": "ada"}, {"_id": "u2", "username": "bob"}]}"#;
+    let mock = server
+        .mock("GET", "/api/systemusers")
+        .match_header("x-api-key", "example-key")
+        .match_query(mockito::Matcher::Any)
+        .with_body(body)
+        .create_async()
+        .await;
+    let url = server.url();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(example("list_resources"))
+            .args(["--kind", "user", "--base-url", &url])
+            .env("JUMPCLOUD_API_KEY", "example-key")
+            .env_remove("JUMPCLOUD_ORG_ID")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["username"], "bob");
+    assert!(stderr.contains("2 items (0 skipped), 1 requests, 0 retries"), "{stderr}");
+    assert!(!stderr.contains("example-key"));
+    mock.assert_async().await;
+}
+
+#[test]
+fn a_missing_key_is_a_clear_error() {
+    let output = Command::new(example("list_resources"))
+        .args(["--kind", "user", "--base-url", "http://127.0.0.1:9"])
+        .env_remove("JUMPCLOUD_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("JUMPCLOUD_API_KEY is not set"));
+}
