@@ -13,7 +13,16 @@ use serde_json::{Value, json};
 /// A fake events endpoint over `total` events, honouring `limit` and `search_after` like
 /// JumpCloud: the cursor is `[timestamp millis, id]` of the last event sent.
 fn fake(total: usize, overlap: bool) -> StubTransport {
+    faulty(total, overlap, Vec::new())
+}
+
+/// The same, answering 503 to the requests whose numbers are in `unavailable`.
+fn faulty(total: usize, overlap: bool, unavailable: Vec<usize>) -> StubTransport {
+    let requests = std::sync::atomic::AtomicUsize::new(0);
     StubTransport::new(move |request| {
+        if unavailable.contains(&requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+            return Ok(http::Response::builder().status(503).body(Bytes::new()).unwrap());
+        }
         let body: Value = serde_json::from_slice(request.body()).unwrap();
         assert_eq!(request.method(), http::Method::POST);
         assert_eq!(body["sort"], "ASC");
@@ -49,6 +58,33 @@ fn fake(total: usize, overlap: bool) -> StubTransport {
 
 fn client(stub: StubTransport) -> Client {
     Client::builder().api_key(SecretString::from("k")).transport(Arc::new(stub)).build().unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    #[test]
+    fn every_event_once_whatever_the_total_page_size_and_faults(
+        total in 0usize..400,
+        page in 1u32..120,
+        overlap in proptest::bool::ANY,
+        unavailable in proptest::collection::vec(0usize..12, 0..4),
+    ) {
+        let stub = faulty(total, overlap, unavailable);
+        let client = Client::builder()
+            .api_key(SecretString::from("k"))
+            .transport(Arc::new(stub))
+            .retry_policy(jumpwatch_api::RetryPolicy::default().min_delay(std::time::Duration::from_millis(5)))
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+        let events: Vec<_> = runtime
+            .block_on(client.events(EventQuery::since(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()).page_size(page)).try_collect::<Vec<_>>())
+            .unwrap();
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone().unwrap()).collect();
+        let expected: Vec<String> = (0..total).map(|i| format!("ev{i}")).collect();
+        proptest::prop_assert_eq!(ids, expected);
+    }
 }
 
 #[tokio::test]

@@ -425,3 +425,39 @@ async fn the_builder_refuses_bad_configuration() {
     let bad_org = Client::builder().api_key(SecretString::from("k")).org_id("a\nb").build();
     assert!(matches!(bad_org, Err(Error::Config(_))));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_token_is_refreshed_before_it_expires() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&issued);
+    let stub = jumpwatch_api::transport::StubTransport::new(move |request| {
+        let body = if request.uri().path() == "/oauth2/token" {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            format!(r#"{{"access_token": "tok-{n}", "expires_in": 600}}"#)
+        } else {
+            r#"{"totalCount": 0, "results": []}"#.to_owned()
+        };
+        Ok(http::Response::builder().body(bytes::Bytes::from(body)).unwrap())
+    });
+    let client = Client::builder()
+        .service_account("id", SecretString::from("s"))
+        .base_url("http://127.0.0.1:9")
+        .transport(Arc::new(stub.clone()))
+        .build()
+        .unwrap();
+    let bearer = |i: usize| {
+        stub.requests()[i].headers().get("authorization").map(|v| v.to_str().unwrap().to_owned())
+    };
+    client.list(ResourceKind::User).collect().await.unwrap();
+    assert_eq!(bearer(1).as_deref(), Some("Bearer tok-1"));
+    // Still fresh after 8 minutes; replaced a minute before its 10 minutes are up.
+    tokio::time::advance(Duration::from_secs(480)).await;
+    client.list(ResourceKind::User).collect().await.unwrap();
+    assert_eq!(bearer(2).as_deref(), Some("Bearer tok-1"));
+    tokio::time::advance(Duration::from_secs(61)).await;
+    client.list(ResourceKind::User).collect().await.unwrap();
+    assert_eq!(bearer(4).as_deref(), Some("Bearer tok-2"));
+    assert_eq!(issued.load(Ordering::SeqCst), 2);
+}

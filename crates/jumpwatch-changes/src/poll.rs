@@ -1,0 +1,207 @@
+//! [`Poller`]: one poll cycle of a tenant — collect, diff the complete kinds against the stored
+//! snapshot, apply the poll policy, commit it all in one store commit — and a stream of polls for
+//! embedders that keeps going after errors, with backoff.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use jumpwatch_model::{Inventory, ResourceId, ResourceKind, TenantId};
+use tracing::info;
+use uuid::Uuid;
+
+use crate::collector::{Collector, KindReport};
+use crate::diff::diff_inventories;
+use crate::event::ChangeEvent;
+use crate::policy::PollPolicy;
+use crate::store::{InventoryStore, PollCommit, StoreError};
+
+/// A poll could not be committed (the store failed). Nothing was lost: the next poll redoes it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// The store failed to load or commit.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one poll did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PollOutcome {
+    /// The poll's id.
+    pub poll_id: Uuid,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// When it started and finished.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// How each kind went.
+    pub reports: Vec<KindReport>,
+    /// The change events committed, with their sequence numbers.
+    pub events: Vec<ChangeEvent>,
+    /// The kinds whose first complete listing this was.
+    pub baselines: Vec<ResourceKind>,
+    /// Deletions held by the mass-deletion breaker, by kind.
+    pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
+    /// The snapshot after the poll.
+    pub snapshot: Inventory,
+}
+
+impl PollOutcome {
+    /// Every kind was listed completely.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.reports.iter().all(|r| r.status.is_complete())
+    }
+
+    /// The kinds that were not listed completely, with why.
+    #[must_use]
+    pub fn incomplete(&self) -> Vec<(ResourceKind, &str)> {
+        self.reports
+            .iter()
+            .filter_map(|r| r.status.reason().map(|reason| (r.kind, reason)))
+            .collect()
+    }
+}
+
+/// Polls one tenant into a store.
+pub struct Poller<S: ?Sized> {
+    collector: Collector,
+    store: Arc<S>,
+    tenant: TenantId,
+    policy: PollPolicy,
+}
+
+impl<S: ?Sized> std::fmt::Debug for Poller<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field("tenant", &self.tenant)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
+    /// A poller of `tenant` with `collector`, committing into `store`.
+    pub fn new(collector: Collector, store: Arc<S>, tenant: TenantId) -> Self {
+        Self { collector, store, tenant, policy: PollPolicy::default() }
+    }
+
+    /// The poll policy (baseline, breaker).
+    #[must_use]
+    pub fn policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// One poll: collect, diff, apply the policy, commit.
+    pub async fn poll_once(&self) -> Result<PollOutcome, PollError> {
+        let poll_id = Uuid::now_v7();
+        let started_at = Utc::now();
+        let stored = self.store.load(&self.tenant)?;
+        let collection = self.collector.collect(self.tenant.clone()).await;
+        let observed_at = Utc::now();
+        let complete = collection.complete_kinds();
+
+        let mut events = Vec::new();
+        let mut baselines = Vec::new();
+        let mut held = BTreeMap::new();
+        // The new snapshot: the stored one, with every complete kind replaced by its listing.
+        let mut snapshot = stored.inventory.clone();
+        for &kind in &complete {
+            let raw =
+                diff_inventories(&stored.inventory, &collection.inventory, &[kind], observed_at);
+            let no_held = BTreeSet::new();
+            let plan = self.policy.plan(
+                raw,
+                stored.snapshot_kinds.contains(&kind),
+                stored.inventory.count(kind),
+                stored.held.get(&kind).unwrap_or(&no_held),
+            );
+            let stale: Vec<ResourceId> = snapshot.resources(kind).map(|r| r.id.clone()).collect();
+            for id in stale {
+                if !plan.held.contains(&id) {
+                    snapshot.remove(kind, &id);
+                }
+            }
+            for resource in collection.inventory.resources(kind) {
+                // Indexed once already by the collector: it cannot fail here.
+                let _ = snapshot.insert(resource.clone());
+            }
+            if plan.baseline {
+                baselines.push(kind);
+            }
+            if !plan.held.is_empty() {
+                info!(%kind, held = plan.held.len(), "mass deletion held until the next poll confirms it");
+            }
+            held.insert(kind, plan.held);
+            events.extend(plan.events);
+        }
+        let finished_at = Utc::now();
+        let commit = PollCommit {
+            poll_id,
+            tenant: self.tenant.clone(),
+            started_at,
+            finished_at,
+            reports: collection.reports.values().cloned().collect(),
+            committed_kinds: complete.iter().copied().collect(),
+            snapshot,
+            events,
+            held,
+        };
+        let seqs = self.store.commit(&commit)?;
+        let PollCommit { reports, mut events, held, snapshot, .. } = commit;
+        for (event, seq) in events.iter_mut().zip(seqs) {
+            event.seq = Some(seq);
+        }
+        Ok(PollOutcome {
+            poll_id,
+            tenant: self.tenant.clone(),
+            started_at,
+            finished_at,
+            reports,
+            events,
+            baselines,
+            held: held.into_iter().filter(|(_, ids)| !ids.is_empty()).collect(),
+            snapshot,
+        })
+    }
+
+    /// Polls every `interval`, for ever: a stream of outcomes that yields errors without ending.
+    /// After a failed poll the next one comes sooner, with backoff (800 ms doubling to the
+    /// interval), so a passing store fault heals quickly.
+    pub fn watch(self, interval: Duration) -> BoxStream<'static, Result<PollOutcome, PollError>>
+    where
+        S: Send + Sync,
+    {
+        struct State<S: ?Sized> {
+            poller: Poller<S>,
+            first: bool,
+            failures: u32,
+            interval: Duration,
+        }
+        let state = State { poller: self, first: true, failures: 0, interval };
+        futures::stream::unfold(state, |mut state| async move {
+            if !state.first {
+                let wait = if state.failures == 0 {
+                    state.interval
+                } else {
+                    let backoff =
+                        Duration::from_millis(800) * 2u32.saturating_pow(state.failures - 1);
+                    backoff.min(state.interval)
+                };
+                tokio::time::sleep(wait).await;
+            }
+            state.first = false;
+            let result = state.poller.poll_once().await;
+            state.failures = if result.is_ok() { 0 } else { state.failures.saturating_add(1) };
+            Some((result, state))
+        })
+        .boxed()
+    }
+}

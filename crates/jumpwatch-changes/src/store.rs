@@ -1,0 +1,173 @@
+//! The storage port: what the engine needs from a store — the last snapshot of a tenant, and
+//! one atomic commit of a poll. `jumpwatch-store` implements it on SQLite; [`MemoryStore`] is the
+//! in-memory test double. Implement it to keep Jumpwatch's state somewhere else.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use jumpwatch_model::{Inventory, ResourceId, ResourceKind, TenantId};
+use uuid::Uuid;
+
+use crate::collector::KindReport;
+use crate::event::ChangeEvent;
+
+/// A store failed. The poll is not committed; nothing stored is lost.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {message}")]
+pub struct StoreError {
+    /// What went wrong.
+    pub message: String,
+    /// The cause.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), source: None }
+    }
+}
+
+/// What a store knows of a tenant.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoredState {
+    /// The last snapshot: the resources of every committed kind.
+    pub inventory: Inventory,
+    /// The kinds with a committed snapshot (the others get a baseline).
+    pub snapshot_kinds: BTreeSet<ResourceKind>,
+    /// Deletions held by the breaker at the last poll.
+    pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
+}
+
+impl StoredState {
+    /// The state of a tenant never polled.
+    #[must_use]
+    pub fn empty(tenant: TenantId) -> Self {
+        Self {
+            inventory: Inventory::new(tenant),
+            snapshot_kinds: BTreeSet::new(),
+            held: BTreeMap::new(),
+        }
+    }
+}
+
+/// Everything one poll produced, committed at once or not at all.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PollCommit {
+    /// The poll's id (UUIDv7).
+    pub poll_id: Uuid,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// How each kind went.
+    pub reports: Vec<KindReport>,
+    /// The kinds whose snapshot this commit replaces (complete listings).
+    pub committed_kinds: BTreeSet<ResourceKind>,
+    /// The new snapshot of those kinds (with held deletions still in it).
+    pub snapshot: Inventory,
+    /// The change events to record, in order.
+    pub events: Vec<ChangeEvent>,
+    /// Deletions held by the breaker, by kind (replacing the held set of committed kinds).
+    pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
+}
+
+/// The port the engine stores through.
+pub trait InventoryStore: Send + Sync {
+    /// The last committed state of a tenant.
+    fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError>;
+
+    /// Commits a poll atomically; returns the sequence numbers given to its events, in order.
+    fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError>;
+}
+
+/// A store in memory: for tests, and for embedders who keep no history.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    tenants: HashMap<TenantId, StoredState>,
+    events: Vec<ChangeEvent>,
+    polls: Vec<PollCommit>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every event committed, in sequence order.
+    #[must_use]
+    pub fn events(&self) -> Vec<ChangeEvent> {
+        self.state.lock().map(|s| s.events.clone()).unwrap_or_default()
+    }
+
+    /// Every poll committed.
+    #[must_use]
+    pub fn polls(&self) -> Vec<PollCommit> {
+        self.state.lock().map(|s| s.polls.clone()).unwrap_or_default()
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::new("the memory store's lock is poisoned")
+}
+
+impl InventoryStore for MemoryStore {
+    fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        let state = self.state.lock().map_err(|_| poisoned())?;
+        Ok(state.tenants.get(tenant).cloned().unwrap_or_else(|| StoredState::empty(tenant.clone())))
+    }
+
+    fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        let stored = state
+            .tenants
+            .entry(commit.tenant.clone())
+            .or_insert_with(|| StoredState::empty(commit.tenant.clone()));
+        for kind in &commit.committed_kinds {
+            let old: Vec<ResourceId> =
+                stored.inventory.resources(*kind).map(|r| r.id.clone()).collect();
+            for id in old {
+                stored.inventory.remove(*kind, &id);
+            }
+            for resource in commit.snapshot.resources(*kind) {
+                stored.inventory.insert(resource.clone()).map_err(|e| StoreError {
+                    message: e.to_string(),
+                    source: Some(Box::new(e)),
+                })?;
+            }
+            stored.snapshot_kinds.insert(*kind);
+            match commit.held.get(kind) {
+                Some(held) if !held.is_empty() => {
+                    stored.held.insert(*kind, held.clone());
+                }
+                _ => {
+                    stored.held.remove(kind);
+                }
+            }
+        }
+        let first = i64::try_from(state.events.len()).unwrap_or(i64::MAX) + 1;
+        let mut seqs = Vec::with_capacity(commit.events.len());
+        for (offset, event) in commit.events.iter().enumerate() {
+            let seq = first + i64::try_from(offset).unwrap_or(0);
+            let mut event = event.clone();
+            event.seq = Some(seq);
+            state.events.push(event);
+            seqs.push(seq);
+        }
+        state.polls.push(commit.clone());
+        Ok(seqs)
+    }
+}
