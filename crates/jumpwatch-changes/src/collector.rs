@@ -71,6 +71,14 @@ pub struct KindReport {
     pub duration: Duration,
 }
 
+impl KindReport {
+    /// A report.
+    #[must_use]
+    pub fn new(kind: ResourceKind, status: KindStatus, count: usize, duration: Duration) -> Self {
+        Self { kind, status, count, unreadable: 0, duration }
+    }
+}
+
 /// One poll of a tenant.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -78,6 +78,24 @@ pub struct PollCommit {
     pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
 }
 
+impl PollCommit {
+    /// An empty commit of a poll (no kinds, no events), to fill in.
+    #[must_use]
+    pub fn new(tenant: TenantId, started_at: DateTime<Utc>, finished_at: DateTime<Utc>) -> Self {
+        Self {
+            poll_id: Uuid::now_v7(),
+            snapshot: Inventory::new(tenant.clone()),
+            tenant,
+            started_at,
+            finished_at,
+            reports: Vec::new(),
+            committed_kinds: BTreeSet::new(),
+            events: Vec::new(),
+            held: BTreeMap::new(),
+        }
+    }
+}
+
 /// The port the engine stores through.
 pub trait InventoryStore: Send + Sync {
     /// The last committed state of a tenant.

@@ -54,13 +54,30 @@ impl fmt::Debug for ContentHash {
 /// The prefix of the text that replaces a secret value.
 pub const SECRET_MARKER_PREFIX: &str = "secret:blake3:";
 
-/// The default key of the secret hash. Callers that store documents should set their own
-/// ([`Normalizer::with_secret_key`]) so that a leaked store cannot be used to test guesses of a
-/// secret offline.
+/// The default key of the secret hash. Deployments should set their own with
+/// [`set_secret_key`], so that a leaked store cannot be used to test guesses of a secret offline.
 const DEFAULT_SECRET_KEY: [u8; 32] = *b"jumpwatch secret paths, v1 key!!";
 
+static SECRET_KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// The key was set already, or the catalog's normalizers were built with the default one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the secret key is set once, before the first normalizer is used")]
+pub struct SecretKeyAlreadySet;
+
+/// Sets the process-wide key of the hash that replaces secrets (in stored documents, change
+/// events and hashes), once, before the first [`Normalizer::for_kind`]. Every part of a process
+/// must use the same key, or a stored marker would not match a freshly hashed secret.
+pub fn set_secret_key(key: [u8; 32]) -> Result<(), SecretKeyAlreadySet> {
+    SECRET_KEY.set(key).map_err(|_| SecretKeyAlreadySet)
+}
+
+fn secret_key() -> [u8; 32] {
+    *SECRET_KEY.get_or_init(|| DEFAULT_SECRET_KEY)
+}
+
 /// What the catalog says about the node a pattern walk has reached.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Node {
     keys: HashMap<String, Node>,
     any_key: Option<Box<Node>>,
@@ -125,7 +142,7 @@ impl Node {
 }
 
 /// The catalog's rules for one kind, ready to apply.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Normalizer {
     root: Node,
     secret_key: [u8; 32],
@@ -172,15 +189,15 @@ impl Normalizer {
         for (path, identity) in arrays {
             root.insert(PathPattern::parse(path)?.steps()).array = Some(identity);
         }
-        Ok(Self { root, secret_key: DEFAULT_SECRET_KEY })
+        Ok(Self { root, secret_key: secret_key() })
     }
 
     fn empty() -> Self {
-        Self { root: Node::default(), secret_key: DEFAULT_SECRET_KEY }
+        Self { root: Node::default(), secret_key: secret_key() }
     }
 
-    /// The same rules with another key for the secret hash (for example one derived from a key
-    /// kept outside the store).
+    /// The same rules with another key for the secret hash (the catalog's normalizers use the
+    /// process-wide key of [`set_secret_key`]).
     #[must_use]
     pub fn with_secret_key(mut self, key: [u8; 32]) -> Self {
         self.secret_key = key;

@@ -1,0 +1,176 @@
+//! The schema and its migrations (`PRAGMA user_version`), and the SQL views generated from the
+//! catalog.
+
+use jumpwatch_model::ResourceKind;
+use rusqlite::Connection;
+
+use crate::Error;
+
+/// The migrations, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: polls, snapshots, resources with their versions, change events, held deletions.
+    "
+    CREATE TABLE polls (
+        poll_id     TEXT PRIMARY KEY,
+        tenant      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        complete    INTEGER NOT NULL,
+        reports     TEXT NOT NULL
+    );
+    CREATE INDEX polls_by_tenant ON polls (tenant, finished_at);
+
+    CREATE TABLE snapshot_kinds (
+        tenant     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        first_poll TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind)
+    );
+
+    CREATE TABLE resources (
+        tenant     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        parent_id  TEXT,
+        name       TEXT,
+        doc        TEXT NOT NULL,
+        hash       TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        deleted_at TEXT,
+        PRIMARY KEY (tenant, kind, id)
+    );
+
+    CREATE TABLE resource_versions (
+        tenant     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        parent_id  TEXT,
+        name       TEXT,
+        doc        TEXT NOT NULL,
+        hash       TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to   TEXT,
+        PRIMARY KEY (tenant, kind, id, version)
+    );
+    CREATE INDEX versions_by_time ON resource_versions (kind, valid_from, valid_to);
+
+    CREATE TABLE change_events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id    TEXT NOT NULL UNIQUE,
+        poll_id     TEXT NOT NULL,
+        tenant      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        parent_id   TEXT,
+        name        TEXT,
+        op          TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        changes     TEXT NOT NULL,
+        before      TEXT,
+        after       TEXT,
+        actor       TEXT
+    );
+    CREATE INDEX events_by_resource ON change_events (tenant, kind, resource_id, seq);
+    CREATE INDEX events_by_time ON change_events (observed_at);
+
+    CREATE TABLE held_deletions (
+        tenant TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind, id)
+    );
+    ",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies the migrations a database lacks; refuses one written by a newer Jumpwatch.
+pub(crate) fn migrate(db: &mut Connection) -> Result<(), Error> {
+    let version: i64 = db.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema { found: version, supported: SCHEMA_VERSION });
+    }
+    let pending = usize::try_from(version).unwrap_or(0);
+    if pending < MIGRATIONS.len() {
+        let tx = db.transaction()?;
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(pending) {
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The source relation of the current views: resources not deleted.
+pub(crate) const CURRENT: &str =
+    "(SELECT tenant, kind, id, parent_id, name, doc FROM resources WHERE deleted_at IS NULL)";
+
+/// The source relation of the views as they were at `at` (an RFC 3339 text in UTC).
+pub(crate) fn as_of_source(at: &str) -> String {
+    let at = at.replace('\'', "''");
+    format!(
+        "(SELECT tenant, kind, id, parent_id, name, doc FROM resource_versions \
+         WHERE valid_from <= '{at}' AND (valid_to IS NULL OR valid_to > '{at}'))"
+    )
+}
+
+/// The name of a kind's change view: `user_changes`.
+#[must_use]
+pub fn changes_view(kind: ResourceKind) -> String {
+    format!("{}_changes", kind.name())
+}
+
+/// The kinds' views, as `CREATE [TEMP] VIEW` statements over `source`.
+pub(crate) fn kind_views(source: &str, temp: bool) -> String {
+    // Temporary views shadow the stored ones on one connection; never drop the stored ones.
+    let (create, schema) =
+        if temp { ("CREATE TEMP VIEW", "temp.") } else { ("CREATE VIEW", "main.") };
+    let mut sql = String::new();
+    for kind in ResourceKind::ALL {
+        let view = kind.meta().view;
+        sql.push_str(&format!(
+            "DROP VIEW IF EXISTS {schema}{};\n{create} {} AS {};\n",
+            view.name,
+            view.name,
+            view.select_from(source)
+        ));
+    }
+    sql
+}
+
+/// The change views: `changes` (one row an event), `field_changes` (one row a field change) and
+/// one `<kind>_changes` a kind.
+pub(crate) fn change_views() -> String {
+    let create = "CREATE VIEW";
+    let mut sql = String::new();
+    sql.push_str(&format!(
+        "DROP VIEW IF EXISTS changes;
+        {create} changes AS
+        SELECT e.seq, e.event_id, e.tenant, e.kind, e.resource_id, e.parent_id, e.name, e.op, e.observed_at,
+               json_array_length(e.changes) AS field_count,
+               (SELECT group_concat(json_extract(c.value, '$.path'), ', ') FROM json_each(e.changes) AS c) AS fields,
+               json_extract(e.actor, '$.email') AS actor_email, e.poll_id
+        FROM change_events AS e;
+        DROP VIEW IF EXISTS field_changes;
+        {create} field_changes AS
+        SELECT e.seq, e.tenant, e.kind, e.resource_id, e.name, e.op, e.observed_at,
+               json_extract(c.value, '$.path') AS path, json_extract(c.value, '$.op') AS field_op,
+               json_extract(c.value, '$.before') AS before, json_extract(c.value, '$.after') AS after,
+               json_extract(e.actor, '$.email') AS actor_email
+        FROM change_events AS e LEFT JOIN json_each(e.changes) AS c;
+        "
+    ));
+    for kind in ResourceKind::ALL {
+        let name = changes_view(*kind);
+        sql.push_str(&format!(
+            "DROP VIEW IF EXISTS {name};\n{create} {name} AS SELECT * FROM field_changes WHERE kind = '{}';\n",
+            kind.name()
+        ));
+    }
+    sql
+}

@@ -1,0 +1,285 @@
+//! The engine's port: loading the last snapshot, and committing a poll in one transaction.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jumpwatch_changes::{ChangeEvent, InventoryStore, PollCommit, StoreError, StoredState};
+use jumpwatch_model::{Normalizer, Resource, ResourceId, ResourceKind, TenantId};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::{Value, json};
+
+use crate::{Error, SqliteStore, now_text};
+
+fn parse(kind: &str, id: &str, text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl SqliteStore {
+    fn load_state(&self, tenant: &TenantId) -> Result<StoredState, Error> {
+        let db = self.writer()?;
+        let mut state = StoredState::empty(tenant.clone());
+        let mut kinds = db.prepare("SELECT kind FROM snapshot_kinds WHERE tenant = ?1")?;
+        for kind in kinds.query_map([tenant.as_str()], |row| row.get::<_, String>(0))? {
+            if let Ok(kind) = kind?.parse::<ResourceKind>() {
+                state.snapshot_kinds.insert(kind);
+            }
+        }
+        let mut resources = db.prepare(
+            "SELECT kind, id, parent_id, doc FROM resources WHERE tenant = ?1 AND deleted_at IS NULL ORDER BY kind, id",
+        )?;
+        let mut rows = resources.query([tenant.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let (kind, id, parent, doc): (String, String, Option<String>, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+            // A kind this build no longer knows is left alone.
+            let Ok(kind_value) = kind.parse::<ResourceKind>() else { continue };
+            let doc = parse(&kind, &id, &doc)?;
+            let parent = parent.and_then(|p| ResourceId::new(p).ok());
+            let resource = match parent {
+                Some(parent) => Resource::from_child_doc(kind_value, parent, doc),
+                None => Resource::from_doc(kind_value, doc),
+            };
+            match resource {
+                Ok(resource) => {
+                    let _ = state.inventory.insert(resource);
+                }
+                Err(error) => return Err(Error::Corrupt { kind, id, message: error.to_string() }),
+            }
+        }
+        let mut held = db.prepare("SELECT kind, id FROM held_deletions WHERE tenant = ?1")?;
+        let mut rows = held.query([tenant.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let (kind, id): (String, String) = (row.get(0)?, row.get(1)?);
+            if let (Ok(kind), Ok(id)) = (kind.parse::<ResourceKind>(), ResourceId::new(id)) {
+                state.held.entry(kind).or_default().insert(id);
+            }
+        }
+        Ok(state)
+    }
+
+    fn commit_poll(&self, commit: &PollCommit) -> Result<Vec<i64>, Error> {
+        let mut db = self.writer()?;
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tenant = commit.tenant.as_str();
+        let at = now_text(commit.finished_at);
+        let poll_id = commit.poll_id.to_string();
+        let complete = commit.reports.iter().all(|r| r.status.is_complete());
+        tx.execute(
+            "INSERT INTO polls (poll_id, tenant, started_at, finished_at, complete, reports) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![poll_id, tenant, now_text(commit.started_at), at, complete, serde_json::to_string(&commit.reports).unwrap_or_default()],
+        )?;
+        for &kind in &commit.committed_kinds {
+            self.write_kind(&tx, commit, kind, &at)?;
+        }
+        let mut seqs = Vec::with_capacity(commit.events.len());
+        for event in &commit.events {
+            seqs.push(insert_event(&tx, &poll_id, event)?);
+        }
+        tx.commit()?;
+        Ok(seqs)
+    }
+
+    /// Replaces the stored snapshot of one kind with the commit's.
+    fn write_kind(
+        &self,
+        tx: &Transaction<'_>,
+        commit: &PollCommit,
+        kind: ResourceKind,
+        at: &str,
+    ) -> Result<(), Error> {
+        let tenant = commit.tenant.as_str();
+        let name = kind.name();
+        let normalizer = Normalizer::for_kind(kind);
+        tx.execute(
+            "INSERT OR IGNORE INTO snapshot_kinds (tenant, kind, first_poll) VALUES (?1, ?2, ?3)",
+            params![tenant, name, commit.poll_id.to_string()],
+        )?;
+        // What is stored now: id → (hash, version, deleted).
+        let mut stored: HashMap<String, (String, i64, bool)> = HashMap::new();
+        {
+            let mut select = tx.prepare_cached("SELECT id, hash, version, deleted_at IS NOT NULL FROM resources WHERE tenant = ?1 AND kind = ?2")?;
+            let mut rows = select.query(params![tenant, name])?;
+            while let Some(row) = rows.next()? {
+                stored.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for resource in commit.snapshot.resources(kind) {
+            let id = resource.id.as_str();
+            seen.insert(id.to_owned());
+            let hash = normalizer.hash(&resource.doc).to_hex();
+            let mut doc = resource.doc.clone();
+            normalizer.redact(&mut doc);
+            let doc = doc.to_string();
+            let parent = resource.parent.as_ref().map(ResourceId::as_str);
+            match stored.get(id) {
+                Some((old_hash, _, false)) if *old_hash == hash => {
+                    // Unchanged, but volatile fields may have moved: keep the latest document.
+                    tx.prepare_cached("UPDATE resources SET doc = ?4, name = ?5, last_seen = ?6 WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
+                        .execute(params![tenant, name, id, doc, resource.name, at])?;
+                }
+                existing => {
+                    let version = existing.map_or(1, |(_, v, _)| v + 1);
+                    tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
+                        .execute(params![tenant, name, id, at])?;
+                    tx.prepare_cached(
+                        "INSERT INTO resource_versions (tenant, kind, id, version, parent_id, name, doc, hash, valid_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![tenant, name, id, version, parent, resource.name, doc, hash, at])?;
+                    tx.prepare_cached(
+                        "INSERT INTO resources (tenant, kind, id, parent_id, name, doc, hash, version, first_seen, last_seen, deleted_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULL)
+                         ON CONFLICT (tenant, kind, id) DO UPDATE SET parent_id = ?4, name = ?5, doc = ?6, hash = ?7, version = ?8, last_seen = ?9, deleted_at = NULL",
+                    )?
+                    .execute(params![tenant, name, id, parent, resource.name, doc, hash, version, at])?;
+                }
+            }
+        }
+        for (id, (_, _, deleted)) in &stored {
+            if !deleted && !seen.contains(id) {
+                tx.prepare_cached("UPDATE resources SET deleted_at = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
+                    .execute(params![tenant, name, id, at])?;
+                tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
+                    .execute(params![tenant, name, id, at])?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM held_deletions WHERE tenant = ?1 AND kind = ?2",
+            params![tenant, name],
+        )?;
+        for id in commit.held.get(&kind).into_iter().flatten() {
+            tx.execute(
+                "INSERT INTO held_deletions (tenant, kind, id) VALUES (?1, ?2, ?3)",
+                params![tenant, name, id.as_str()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The change events of a tenant after sequence number `after`, oldest first.
+    pub fn events_since(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEvent>, Error> {
+        let db = self.writer()?;
+        let mut select = db.prepare(
+            "SELECT seq, event_id, kind, resource_id, parent_id, name, op, observed_at, changes, before, after, actor
+             FROM change_events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = select.query(params![
+            tenant.as_str(),
+            after,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let record = json!({
+                "event_id": row.get::<_, String>(1)?,
+                "seq": seq,
+                "tenant": tenant.as_str(),
+                "kind": row.get::<_, String>(2)?,
+                "resource_id": row.get::<_, String>(3)?,
+                "parent": row.get::<_, Option<String>>(4)?,
+                "name": row.get::<_, Option<String>>(5)?,
+                "op": row.get::<_, String>(6)?,
+                "observed_at": row.get::<_, String>(7)?,
+                "changes": stored_changes(parse("change event", &seq.to_string(), &row.get::<_, String>(8)?)?),
+                "before": row.get::<_, Option<String>>(9)?.map(|t| parse("change event", &seq.to_string(), &t)).transpose()?,
+                "after": row.get::<_, Option<String>>(10)?.map(|t| parse("change event", &seq.to_string(), &t)).transpose()?,
+                "actor": row.get::<_, Option<String>>(11)?.map(|t| parse("change event", &seq.to_string(), &t)).transpose()?,
+            });
+            let event: ChangeEvent =
+                serde_json::from_value(record).map_err(|e| Error::Corrupt {
+                    kind: "change event".into(),
+                    id: seq.to_string(),
+                    message: e.to_string(),
+                })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// The number of stored versions of a resource.
+    pub fn version_count(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &ResourceId,
+    ) -> Result<i64, Error> {
+        let db = self.writer()?;
+        let count = db
+            .query_row(
+                "SELECT count(*) FROM resource_versions WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                params![tenant.as_str(), kind.name(), id.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(count.unwrap_or(0))
+    }
+}
+
+/// Stored field changes (`{path, segments, op, before, after}`) as `FieldChange` reads them.
+fn stored_changes(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|mut item| {
+                    if let Some(object) = item.as_object_mut()
+                        && let Some(segments) = object.remove("segments")
+                    {
+                        object.insert("path".into(), segments);
+                    }
+                    item
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn insert_event(tx: &Transaction<'_>, poll_id: &str, event: &ChangeEvent) -> Result<i64, Error> {
+    let changes: Vec<Value> = event
+        .changes
+        .iter()
+        .map(|c| json!({"path": c.path.render(), "segments": c.path, "op": c.op, "before": c.before, "after": c.after}))
+        .collect();
+    let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+    let actor = event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
+    tx.prepare_cached(
+        "INSERT INTO change_events (event_id, poll_id, tenant, kind, resource_id, parent_id, name, op, observed_at, changes, before, after, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        event.event_id.to_string(),
+        poll_id,
+        event.tenant.as_str(),
+        event.kind.name(),
+        event.resource_id.as_str(),
+        event.parent.as_ref().map(ResourceId::as_str),
+        event.name,
+        event.op.as_str(),
+        now_text(event.observed_at),
+        Value::Array(changes).to_string(),
+        text(&event.before),
+        text(&event.after),
+        actor,
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+impl InventoryStore for SqliteStore {
+    fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        Ok(self.load_state(tenant)?)
+    }
+
+    fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {
+        Ok(self.commit_poll(commit)?)
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of `jumpwatch-store`, one module a topic.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+mod commits;
+mod queries;
+mod support;
