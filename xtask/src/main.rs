@@ -2,17 +2,22 @@
 //!
 //! - `codegen [--check]`: the resource catalog → `jumpwatch-model`'s generated Rust and
 //!   `docs/resources.md`.
+//! - `fixtures [--check]`: the simulator's committed fixture tenant
+//!   (`crates/jumpwatch-sim/fixtures/small/`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod codegen;
+mod fixtures;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   codegen [--check]   generate jumpwatch-model's Rust and docs/resources.md from the catalog;
-                      with --check, write nothing and fail when a generated file is stale";
+                      with --check, write nothing and fail when a generated file is stale
+  fixtures [--check]  write jumpwatch-sim's fixture tenant (seed 42, size small) into
+                      crates/jumpwatch-sim/fixtures/small; with --check, fail when it is stale";
 
 /// The workspace root: the parent of this crate's directory.
 pub(crate) fn workspace_root() -> PathBuf {
@@ -27,6 +32,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["codegen"] => codegen::run(&workspace_root(), false),
         ["codegen", "--check"] => codegen::run(&workspace_root(), true),
+        ["fixtures"] => fixtures::run(&workspace_root(), false),
+        ["fixtures", "--check"] => fixtures::run(&workspace_root(), true),
         ["help" | "--help" | "-h"] | [] => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

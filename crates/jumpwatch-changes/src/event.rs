@@ -81,22 +81,8 @@ impl FieldPath {
         let mut out = String::new();
         for segment in &self.0 {
             match segment {
-                Segment::Key(key) if is_plain(key) => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(key);
-                }
-                Segment::Key(key) => {
-                    out.push_str("[\"");
-                    out.push_str(&key.replace('\\', "\\\\").replace('"', "\\\""));
-                    out.push_str("\"]");
-                }
-                Segment::Index(index) => {
-                    out.push('[');
-                    out.push_str(&index.to_string());
-                    out.push(']');
-                }
+                Segment::Key(key) => jumpwatch_model::path::push_key(&mut out, key),
+                Segment::Index(index) => jumpwatch_model::path::push_index(&mut out, *index),
                 Segment::Keyed { field, value } => {
                     out.push('[');
                     out.push_str(field);

@@ -213,9 +213,9 @@ impl Normalizer {
         if value.as_str().is_some_and(is_marker) {
             return value.clone();
         }
-        let mut hasher = blake3::Hasher::new_keyed(&self.secret_key);
-        hash_plain(value, &mut hasher);
-        let digest = hasher.finalize();
+        let mut buffer = Vec::new();
+        hash_plain(value, &mut buffer);
+        let digest = blake3::keyed_hash(&self.secret_key, &buffer);
         let hex: String = digest.as_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect();
         Value::String(format!("{SECRET_MARKER_PREFIX}{hex}"))
     }
@@ -237,9 +237,17 @@ impl Normalizer {
     /// The hash of [`normalize`](Self::normalize)`(doc)`, computed without building it.
     #[must_use]
     pub fn hash(&self, doc: &Value) -> ContentHash {
-        let mut hasher = blake3::Hasher::new();
-        self.hash_at(doc, &[&self.root], &mut hasher);
-        ContentHash(*hasher.finalize().as_bytes())
+        // The canonical encoding is written to a buffer and hashed once: BLAKE3 is fast on long
+        // inputs and slow on many tiny updates.
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            buffer.clear();
+            self.hash_at(doc, &[&self.root], &mut buffer);
+            ContentHash(*blake3::hash(&buffer).as_bytes())
+        })
     }
 
     fn rewrite(&self, value: &mut Value, nodes: &[&Node], normalize: bool) {
@@ -296,7 +304,7 @@ impl Normalizer {
         }
     }
 
-    fn hash_at(&self, value: &Value, nodes: &[&Node], hasher: &mut blake3::Hasher) {
+    fn hash_at(&self, value: &Value, nodes: &[&Node], hasher: &mut Vec<u8>) {
         if nodes.is_empty() {
             hash_plain(value, hasher);
             return;
@@ -317,8 +325,8 @@ impl Normalizer {
                     members.push((key, member, next));
                 }
                 members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                hasher.update(b"{");
-                hasher.update(&(members.len() as u64).to_le_bytes());
+                hasher.extend_from_slice(b"{");
+                hasher.extend_from_slice(&(members.len() as u64).to_le_bytes());
                 for (key, member, next) in &members {
                     hash_str(key, hasher);
                     if next.iter().any(|n| n.secret) {
@@ -330,7 +338,7 @@ impl Normalizer {
             }
             Value::Array(items) => {
                 let identity = array_identity(nodes);
-                let element = |item: &Value, hasher: &mut blake3::Hasher| {
+                let element = |item: &Value, hasher: &mut Vec<u8>| {
                     let mut next = Vec::new();
                     Node::follow_element(nodes, item, &mut next);
                     if next.iter().any(|n| n.secret) && !item.is_null() {
@@ -341,8 +349,8 @@ impl Normalizer {
                 };
                 match identity {
                     ArrayIdentity::Ordered => {
-                        hasher.update(b"[");
-                        hasher.update(&(items.len() as u64).to_le_bytes());
+                        hasher.extend_from_slice(b"[");
+                        hasher.extend_from_slice(&(items.len() as u64).to_le_bytes());
                         for item in items {
                             element(item, hasher);
                         }
@@ -351,9 +359,9 @@ impl Normalizer {
                         let mut digests: Vec<[u8; 32]> = items
                             .iter()
                             .map(|item| {
-                                let mut h = blake3::Hasher::new();
+                                let mut h = Vec::new();
                                 element(item, &mut h);
-                                *h.finalize().as_bytes()
+                                *blake3::hash(&h).as_bytes()
                             })
                             .collect();
                         digests.sort_unstable();
@@ -382,44 +390,45 @@ fn key_text(item: &Value, field: &str) -> String {
 }
 
 fn plain_digest(value: &Value) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new();
-    hash_plain(value, &mut hasher);
-    *hasher.finalize().as_bytes()
+    let mut buffer = Vec::new();
+    hash_plain(value, &mut buffer);
+    *blake3::hash(&buffer).as_bytes()
 }
 
-fn hash_digest_set(digests: &[[u8; 32]], hasher: &mut blake3::Hasher) {
-    hasher.update(b"<");
-    hasher.update(&(digests.len() as u64).to_le_bytes());
+fn hash_digest_set(digests: &[[u8; 32]], hasher: &mut Vec<u8>) {
+    hasher.extend_from_slice(b"<");
+    hasher.extend_from_slice(&(digests.len() as u64).to_le_bytes());
     for digest in digests {
-        hasher.update(digest);
+        hasher.extend_from_slice(digest);
     }
 }
 
-fn hash_str(s: &str, hasher: &mut blake3::Hasher) {
-    hasher.update(&(s.len() as u64).to_le_bytes());
-    hasher.update(s.as_bytes());
+fn hash_str(s: &str, hasher: &mut Vec<u8>) {
+    hasher.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    hasher.extend_from_slice(s.as_bytes());
 }
 
 /// Hashes a value with no catalog rules below it: keys sorted, `null` members skipped.
-fn hash_plain(value: &Value, hasher: &mut blake3::Hasher) {
+fn hash_plain(value: &Value, hasher: &mut Vec<u8>) {
     match value {
         Value::Null => {
-            hasher.update(b"n");
+            hasher.extend_from_slice(b"n");
         }
         Value::Bool(b) => {
-            hasher.update(if *b { b"t" } else { b"f" });
+            hasher.extend_from_slice(if *b { b"t" } else { b"f" });
         }
         Value::Number(n) => {
-            hasher.update(b"#");
-            hash_str(&n.to_string(), hasher);
+            use std::io::Write as _;
+            // A number's text never holds `;`.
+            let _ = write!(hasher, "#{n};");
         }
         Value::String(s) => {
-            hasher.update(b"s");
+            hasher.extend_from_slice(b"s");
             hash_str(s, hasher);
         }
         Value::Array(items) => {
-            hasher.update(b"[");
-            hasher.update(&(items.len() as u64).to_le_bytes());
+            hasher.extend_from_slice(b"[");
+            hasher.extend_from_slice(&(items.len() as u64).to_le_bytes());
             for item in items {
                 hash_plain(item, hasher);
             }
@@ -428,8 +437,8 @@ fn hash_plain(value: &Value, hasher: &mut blake3::Hasher) {
             let mut members: Vec<(&String, &Value)> =
                 object.iter().filter(|(_, v)| !v.is_null()).collect();
             members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            hasher.update(b"{");
-            hasher.update(&(members.len() as u64).to_le_bytes());
+            hasher.extend_from_slice(b"{");
+            hasher.extend_from_slice(&(members.len() as u64).to_le_bytes());
             for (key, member) in members {
                 hash_str(key, hasher);
                 hash_plain(member, hasher);

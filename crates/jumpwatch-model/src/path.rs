@@ -131,6 +131,30 @@ impl fmt::Display for PathPattern {
     }
 }
 
+/// Appends an object key to a rendered path: `.key` for plain keys (no dot at the start of an
+/// empty path), `["odd key"]` for the others. Shared by decode issues and change paths.
+pub fn push_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$'));
+    if plain {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    } else {
+        out.push_str("[\"");
+        out.push_str(&key.replace('\\', "\\\\").replace('"', "\\\""));
+        out.push_str("\"]");
+    }
+}
+
+/// Appends an array index to a rendered path: `[3]`.
+pub fn push_index(out: &mut String, index: usize) {
+    out.push('[');
+    out.push_str(&index.to_string());
+    out.push(']');
+}
+
 /// The text a `[field=value]` step compares with: strings as they are, other scalars as JSON.
 pub(crate) fn match_text(value: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
     use serde_json::Value;

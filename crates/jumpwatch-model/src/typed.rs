@@ -144,20 +144,8 @@ impl Decoder {
         let mut path = String::from("$");
         for segment in &self.path {
             match segment {
-                Segment::Key(key) if is_plain_key(key) => {
-                    path.push('.');
-                    path.push_str(key);
-                }
-                Segment::Key(key) => {
-                    path.push_str("[\"");
-                    path.push_str(&key.replace('\\', "\\\\").replace('"', "\\\""));
-                    path.push_str("\"]");
-                }
-                Segment::Index(index) => {
-                    path.push('[');
-                    path.push_str(&index.to_string());
-                    path.push(']');
-                }
+                Segment::Key(key) => crate::path::push_key(&mut path, key),
+                Segment::Index(index) => crate::path::push_index(&mut path, *index),
             }
         }
         self.issues.push(DecodeIssue { path, expected, found: json_type(found) });
@@ -223,10 +211,6 @@ pub fn put<T: TypedValue>(out: &mut Map<String, Value>, key: &str, field: &Optio
         return;
     }
     out.insert(key.to_owned(), value.encode());
-}
-
-fn is_plain_key(key: &str) -> bool {
-    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The JSON type of a value, as issues name it.

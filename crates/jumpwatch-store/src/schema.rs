@@ -83,6 +83,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, kind, id)
     );
     ",
+    // 2: a hash of the stored document itself, so unchanged documents are not rewritten; and
+    // when each kind was last listed completely (a resource not deleted was seen then).
+    "ALTER TABLE resources ADD COLUMN doc_hash TEXT;
+     ALTER TABLE snapshot_kinds ADD COLUMN last_complete TEXT;",
 ];
 
 /// The schema version this build writes.

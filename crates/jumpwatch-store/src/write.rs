@@ -17,6 +17,14 @@ fn parse(kind: &str, id: &str, text: &str) -> Result<Value, Error> {
     })
 }
 
+/// A resource as stored, for the comparison with a new snapshot.
+struct Stored {
+    hash: String,
+    version: i64,
+    deleted: bool,
+    doc_hash: Option<String>,
+}
+
 impl SqliteStore {
     fn load_state(&self, tenant: &TenantId) -> Result<StoredState, Error> {
         let db = self.writer()?;
@@ -94,16 +102,25 @@ impl SqliteStore {
         let name = kind.name();
         let normalizer = Normalizer::for_kind(kind);
         tx.execute(
-            "INSERT OR IGNORE INTO snapshot_kinds (tenant, kind, first_poll) VALUES (?1, ?2, ?3)",
-            params![tenant, name, commit.poll_id.to_string()],
+            "INSERT INTO snapshot_kinds (tenant, kind, first_poll, last_complete) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant, kind) DO UPDATE SET last_complete = ?4",
+            params![tenant, name, commit.poll_id.to_string(), at],
         )?;
         // What is stored now: id → (hash, version, deleted).
-        let mut stored: HashMap<String, (String, i64, bool)> = HashMap::new();
+        let mut stored: HashMap<String, Stored> = HashMap::new();
         {
-            let mut select = tx.prepare_cached("SELECT id, hash, version, deleted_at IS NOT NULL FROM resources WHERE tenant = ?1 AND kind = ?2")?;
+            let mut select = tx.prepare_cached(
+                "SELECT id, hash, version, deleted_at IS NOT NULL, doc_hash FROM resources WHERE tenant = ?1 AND kind = ?2",
+            )?;
             let mut rows = select.query(params![tenant, name])?;
             while let Some(row) = rows.next()? {
-                stored.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
+                let entry = Stored {
+                    hash: row.get(1)?,
+                    version: row.get(2)?,
+                    deleted: row.get(3)?,
+                    doc_hash: row.get(4)?,
+                };
+                stored.insert(row.get(0)?, entry);
             }
         }
         let mut seen = BTreeSet::new();
@@ -114,15 +131,23 @@ impl SqliteStore {
             let mut doc = resource.doc.clone();
             normalizer.redact(&mut doc);
             let doc = doc.to_string();
+            let doc_hash = blake3::hash(doc.as_bytes()).to_hex()[..32].to_owned();
             let parent = resource.parent.as_ref().map(ResourceId::as_str);
             match stored.get(id) {
-                Some((old_hash, _, false)) if *old_hash == hash => {
-                    // Unchanged, but volatile fields may have moved: keep the latest document.
-                    tx.prepare_cached("UPDATE resources SET doc = ?4, name = ?5, last_seen = ?6 WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
-                        .execute(params![tenant, name, id, doc, resource.name, at])?;
+                // Exactly as stored: nothing to write (the kind's poll records when it was seen).
+                Some(old)
+                    if !old.deleted
+                        && old.hash == hash
+                        && old.doc_hash.as_deref() == Some(doc_hash.as_str()) => {}
+                Some(old) if !old.deleted && old.hash == hash => {
+                    // Unchanged, but volatile fields moved: keep the latest document, no version.
+                    tx.prepare_cached(
+                        "UPDATE resources SET doc = ?4, doc_hash = ?5, name = ?6, last_seen = ?7 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                    )?
+                    .execute(params![tenant, name, id, doc, doc_hash, resource.name, at])?;
                 }
                 existing => {
-                    let version = existing.map_or(1, |(_, v, _)| v + 1);
+                    let version = existing.map_or(1, |old| old.version + 1);
                     tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
                         .execute(params![tenant, name, id, at])?;
                     tx.prepare_cached(
@@ -130,16 +155,16 @@ impl SqliteStore {
                     )?
                     .execute(params![tenant, name, id, version, parent, resource.name, doc, hash, at])?;
                     tx.prepare_cached(
-                        "INSERT INTO resources (tenant, kind, id, parent_id, name, doc, hash, version, first_seen, last_seen, deleted_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULL)
-                         ON CONFLICT (tenant, kind, id) DO UPDATE SET parent_id = ?4, name = ?5, doc = ?6, hash = ?7, version = ?8, last_seen = ?9, deleted_at = NULL",
+                        "INSERT INTO resources (tenant, kind, id, parent_id, name, doc, hash, version, first_seen, last_seen, deleted_at, doc_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULL, ?10)
+                         ON CONFLICT (tenant, kind, id) DO UPDATE SET parent_id = ?4, name = ?5, doc = ?6, hash = ?7, version = ?8, last_seen = ?9, deleted_at = NULL, doc_hash = ?10",
                     )?
-                    .execute(params![tenant, name, id, parent, resource.name, doc, hash, version, at])?;
+                    .execute(params![tenant, name, id, parent, resource.name, doc, hash, version, at, doc_hash])?;
                 }
             }
         }
-        for (id, (_, _, deleted)) in &stored {
-            if !deleted && !seen.contains(id) {
+        for (id, old) in &stored {
+            if !old.deleted && !seen.contains(id) {
                 tx.prepare_cached("UPDATE resources SET deleted_at = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
                     .execute(params![tenant, name, id, at])?;
                 tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?

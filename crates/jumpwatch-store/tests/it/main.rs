@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
 mod commits;
+mod crash;
 mod queries;
 mod support;
