@@ -1,0 +1,333 @@
+//! The [`Monitor`]: one poll cycle of every tenant (collect → diff → one store commit), on an
+//! interval with jitter, and a stream of what happened for embedders.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use jumpwatch_api::{Client, RetryPolicy};
+use jumpwatch_changes::{
+    ChangeEvent, Collector, InventoryStore, KindReport, PollError, PollOutcome, PollPolicy, Poller,
+};
+use jumpwatch_model::{ResourceKind, TenantId};
+use jumpwatch_store::SqliteStore;
+use tokio::sync::broadcast;
+use tracing::{info, warn};
+
+use crate::config::Config;
+
+/// Something that happened in the Monitor.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A tenant's poll started.
+    PollStarted {
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// A tenant's poll was committed.
+    PollFinished {
+        /// The tenant.
+        tenant: TenantId,
+        /// How each kind went: count, duration, complete or why not.
+        reports: Vec<KindReport>,
+        /// The number of change events.
+        events: usize,
+        /// The poll's duration.
+        duration: Duration,
+    },
+    /// A change, after its poll was committed.
+    Change(Box<ChangeEvent>),
+    /// A tenant's poll could not be committed; the next one redoes it.
+    PollFailed {
+        /// The tenant.
+        tenant: TenantId,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// The Monitor could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// A tenant's client could not be built.
+    #[error("tenant {tenant}: {source}")]
+    Client {
+        /// The tenant.
+        tenant: String,
+        /// Why.
+        source: jumpwatch_api::Error,
+    },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] jumpwatch_store::Error),
+    /// A tenant name is not a valid id.
+    #[error("tenant name: {0}")]
+    Name(#[from] jumpwatch_model::InvalidId),
+    /// No tenant to watch.
+    #[error("no tenant to watch")]
+    NoTenant,
+}
+
+struct Tenant {
+    id: TenantId,
+    poller: Poller<dyn InventoryStore>,
+}
+
+/// Watches one or more tenants into one store.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use jumpwatch::{Monitor, MonitorEvent};
+/// use jumpwatch_store::SqliteStore;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = jumpwatch_api::Client::from_env()?;
+/// let monitor = Monitor::builder()
+///     .store(Arc::new(SqliteStore::open("jumpwatch.db")?))
+///     .tenant("acme", client)?
+///     .interval(std::time::Duration::from_secs(300))
+///     .build()?;
+/// let mut events = monitor.subscribe();
+/// tokio::spawn(async move {
+///     while let Ok(event) = events.recv().await {
+///         if let MonitorEvent::Change(change) = event {
+///             println!("{} {} {}", change.op, change.kind, change.resource_id);
+///         }
+///     }
+/// });
+/// // Poll until an hour has passed (a daemon would wait for a signal instead).
+/// monitor.run(tokio::time::sleep(std::time::Duration::from_secs(3600))).await;
+/// # Ok(()) }
+/// ```
+pub struct Monitor {
+    tenants: Vec<Tenant>,
+    interval: Duration,
+    jitter: f64,
+    sender: broadcast::Sender<MonitorEvent>,
+    pruning: Option<(Arc<SqliteStore>, Duration)>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenants: Vec<&str> = self.tenants.iter().map(|t| t.id.as_str()).collect();
+        f.debug_struct("Monitor")
+            .field("tenants", &tenants)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Monitor`].
+#[must_use]
+pub struct MonitorBuilder {
+    store: Option<Arc<dyn InventoryStore>>,
+    tenants: Vec<(TenantId, Client)>,
+    kinds: Vec<ResourceKind>,
+    interval: Duration,
+    jitter: f64,
+    policy: PollPolicy,
+    pruning: Option<(Arc<SqliteStore>, Duration)>,
+}
+
+impl std::fmt::Debug for MonitorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorBuilder")
+            .field("tenants", &self.tenants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorBuilder {
+    /// The store every tenant's polls are committed to.
+    pub fn store(mut self, store: Arc<dyn InventoryStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// A SQLite store, pruned of history older than `retention` after each cycle.
+    pub fn sqlite_store(mut self, store: Arc<SqliteStore>, retention: Duration) -> Self {
+        self.store = Some(Arc::clone(&store) as Arc<dyn InventoryStore>);
+        self.pruning = Some((store, retention));
+        self
+    }
+
+    /// A tenant to watch, with its client.
+    pub fn tenant(mut self, name: &str, client: Client) -> Result<Self, MonitorError> {
+        self.tenants.push((TenantId::new(name)?, client));
+        Ok(self)
+    }
+
+    /// The kinds to collect (default: all).
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = ResourceKind>) -> Self {
+        self.kinds = kinds.into_iter().collect();
+        self
+    }
+
+    /// The time between polls (default 5 minutes).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The share of the interval added or removed at random (default 0.1).
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter.clamp(0.0, 0.5);
+        self
+    }
+
+    /// The poll policy.
+    pub fn policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the Monitor.
+    pub fn build(self) -> Result<Monitor, MonitorError> {
+        if self.tenants.is_empty() {
+            return Err(MonitorError::NoTenant);
+        }
+        let store = match self.store {
+            Some(store) => store,
+            None => Arc::new(jumpwatch_changes::MemoryStore::new()),
+        };
+        let tenants = self
+            .tenants
+            .into_iter()
+            .map(|(id, client)| Tenant {
+                poller: Poller::new(
+                    Collector::new(client).kinds(self.kinds.iter().copied()),
+                    Arc::clone(&store),
+                    id.clone(),
+                )
+                .policy(self.policy.clone()),
+                id,
+            })
+            .collect();
+        let (sender, _) = broadcast::channel(4096);
+        Ok(Monitor {
+            tenants,
+            interval: self.interval,
+            jitter: self.jitter,
+            sender,
+            pruning: self.pruning,
+        })
+    }
+}
+
+/// A client for a configured tenant.
+pub fn client_for(
+    tenant: &crate::config::TenantConfig,
+    poll: &crate::config::PollConfig,
+) -> Result<Client, jumpwatch_api::Error> {
+    let mut builder = Client::builder()
+        .api_key(tenant.api_key.clone())
+        .region(tenant.region)
+        .concurrency(poll.concurrency)
+        .retry_policy(RetryPolicy::default());
+    if let Some(url) = &tenant.base_url {
+        builder = builder.base_url(url.clone());
+    }
+    if let Some(org) = &tenant.org_id {
+        builder = builder.org_id(org.clone());
+    }
+    if let Some(rate) = poll.rate_limit {
+        builder = builder.rate_limit(rate);
+    }
+    builder.build()
+}
+
+impl Monitor {
+    /// A builder.
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder {
+            store: None,
+            tenants: Vec::new(),
+            kinds: ResourceKind::ALL.to_vec(),
+            interval: Duration::from_secs(300),
+            jitter: 0.1,
+            policy: PollPolicy::default(),
+            pruning: None,
+        }
+    }
+
+    /// A Monitor from a configuration: its tenants, its SQLite store, its interval.
+    pub fn from_config(config: &Config) -> Result<Self, MonitorError> {
+        let store = Arc::new(SqliteStore::open(&config.store.path)?);
+        let mut builder = Self::builder()
+            .sqlite_store(store, config.store.retention)
+            .kinds(config.poll.kinds.iter().copied())
+            .interval(config.poll.interval)
+            .jitter(config.poll.jitter);
+        for tenant in &config.tenants {
+            let client = client_for(tenant, &config.poll)
+                .map_err(|source| MonitorError::Client { tenant: tenant.name.clone(), source })?;
+            builder = builder.tenant(&tenant.name, client)?;
+        }
+        builder.build()
+    }
+
+    /// What happens, as it happens. Slow receivers miss events (they get `Lagged`); the store has
+    /// them all.
+    pub fn subscribe(&self) -> broadcast::Receiver<MonitorEvent> {
+        self.sender.subscribe()
+    }
+
+    /// One poll of every tenant, concurrently.
+    pub async fn poll_once(&self) -> Vec<(TenantId, Result<PollOutcome, PollError>)> {
+        let polls = self.tenants.iter().map(|tenant| async move {
+            let _ = self.sender.send(MonitorEvent::PollStarted { tenant: tenant.id.clone() });
+            let started = std::time::Instant::now();
+            let result = tenant.poller.poll_once().await;
+            match &result {
+                Ok(outcome) => {
+                    info!(tenant = %tenant.id, events = outcome.events.len(), complete = outcome.is_complete(), "poll committed");
+                    for event in &outcome.events {
+                        let _ = self.sender.send(MonitorEvent::Change(Box::new(event.clone())));
+                    }
+                    let _ = self.sender.send(MonitorEvent::PollFinished {
+                        tenant: tenant.id.clone(),
+                        reports: outcome.reports.clone(),
+                        events: outcome.events.len(),
+                        duration: started.elapsed(),
+                    });
+                }
+                Err(error) => {
+                    warn!(tenant = %tenant.id, %error, "poll failed");
+                    let _ = self.sender.send(MonitorEvent::PollFailed { tenant: tenant.id.clone(), error: error.to_string() });
+                }
+            }
+            (tenant.id.clone(), result)
+        });
+        let results = futures::future::join_all(polls).await;
+        if let Some((store, retention)) = &self.pruning {
+            let cutoff = Utc::now()
+                - chrono::Duration::from_std(*retention).unwrap_or(chrono::Duration::MAX);
+            if let Err(error) = store.prune(cutoff) {
+                warn!(%error, "pruning old history failed");
+            }
+        }
+        results
+    }
+
+    /// Polls on the interval (with jitter) until `shutdown` completes. A poll in progress always
+    /// finishes (commits or rolls back) before the Monitor stops.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            self.poll_once().await;
+            let wait = self.next_wait();
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        info!("the monitor stopped");
+    }
+
+    fn next_wait(&self) -> Duration {
+        let factor = 1.0 + self.jitter * (fastrand::f64() * 2.0 - 1.0);
+        self.interval.mul_f64(factor.max(0.0))
+    }
+}
