@@ -1,0 +1,408 @@
+//! `jumpwatch`: collect a JumpCloud tenant, query its inventory and history in SQL, and watch it.
+//!
+//! Thin over the libraries: argument parsing, output, exit codes.
+//!
+//! Exit codes: 0 success; 2 a fatal error (bad key, unreachable host, bad configuration or
+//! arguments); 3 some kinds could not be listed completely.
+
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use futures::StreamExt;
+use jumpwatch::api::{Client, Error as ApiError, Region};
+use jumpwatch::changes::{Collector, Poller};
+use jumpwatch::config::{Config, parse_duration};
+use jumpwatch::model::{ResourceKind, TenantId};
+use jumpwatch::store::SqliteStore;
+use jumpwatch::{Monitor, MonitorEvent};
+use output::Format;
+use serde_json::Value;
+
+/// Keep a JumpCloud tenant secure and compliant: its resources and their full history in SQL.
+#[derive(Debug, Parser)]
+#[command(name = "jumpwatch", version, propagate_version = true)]
+struct Cli {
+    /// More logs on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct DbArg {
+    /// The SQLite database.
+    #[arg(long, env = "JUMPWATCH_DB", default_value = "jumpwatch.db")]
+    db: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One poll of a tenant into the store (API key from JUMPCLOUD_API_KEY).
+    ///
+    /// Example: JUMPCLOUD_API_KEY=... jumpwatch collect --db acme.db --kinds user,system
+    Collect {
+        #[command(flatten)]
+        db: DbArg,
+        /// One origin serving the whole API (the simulator, a proxy).
+        #[arg(long, conflicts_with = "region")]
+        base_url: Option<String>,
+        /// The region: us, eu or in.
+        #[arg(long)]
+        region: Option<Region>,
+        /// The organization, for multi-tenant administrators (also JUMPCLOUD_ORG_ID).
+        #[arg(long, env = "JUMPCLOUD_ORG_ID")]
+        org_id: Option<String>,
+        /// The tenant's name in the store.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The kinds to collect, comma-separated (default: all; see `jumpwatch kinds`).
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<ResourceKind>,
+        /// Requests in flight at most.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Runs SQL over the store's views (read-only).
+    ///
+    /// Example: jumpwatch query "SELECT username, email FROM users WHERE sudo = 1"
+    Query {
+        #[command(flatten)]
+        db: DbArg,
+        /// Query the views as they were at this instant (RFC 3339).
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// The SQL.
+        sql: String,
+    },
+    /// The change history, one line a field change.
+    ///
+    /// Example: jumpwatch changes --since 24h --kind user
+    Changes {
+        #[command(flatten)]
+        db: DbArg,
+        /// Changes newer than this: a duration back from now (24h, 7d) or an instant (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<ResourceKind>,
+        /// Only this resource id.
+        #[arg(long)]
+        id: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The resource catalog: kinds, endpoints and SQL views.
+    ///
+    /// Example: jumpwatch kinds --format csv
+    Kinds {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Watches the tenants of a configuration file, polling on its interval, until SIGINT or
+    /// SIGTERM (the poll in progress finishes first).
+    ///
+    /// Example: jumpwatch watch --config /etc/jumpwatch.toml
+    Watch {
+        /// The configuration file (see docs/configuration.md).
+        #[arg(long)]
+        config: PathBuf,
+        /// Poll once and exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+/// A fatal error, printed on stderr; exit code 2.
+struct Fatal(String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(error: E) -> Self {
+        Self(error.to_string())
+    }
+}
+
+fn init_logs(verbose: u8, format: LogFormat) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,jumpwatch=debug,jumpwatch_api=debug,jumpwatch_changes=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.verbose, cli.log_format);
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(Fatal(message)) => {
+            let mut stderr = std::io::stderr();
+            let _ = writeln!(stderr, "error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn stdout() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+async fn run(command: Command) -> Result<ExitCode, Fatal> {
+    match command {
+        Command::Collect { db, base_url, region, org_id, tenant, kinds, concurrency, format } => {
+            let mut builder = Client::builder()
+                .api_key_from_env()
+                .map_err(|_| {
+                    Fatal(
+                        "JUMPCLOUD_API_KEY is not set: export a read-only administrator's API key"
+                            .into(),
+                    )
+                })?
+                .concurrency(concurrency);
+            if let Some(url) = base_url {
+                builder = builder.base_url(url);
+            }
+            if let Some(region) = region {
+                builder = builder.region(region);
+            }
+            if let Some(org) = org_id {
+                builder = builder.org_id(org);
+            }
+            let client = builder.build()?;
+            collect(client, &db.db, &tenant, kinds, format).await
+        }
+        Command::Query { db, as_of, format, sql } => {
+            let store = open_existing(&db.db)?;
+            let result = store.query(&sql, as_of)?;
+            let columns: Vec<String> = result.columns.into_iter().map(|c| c.name).collect();
+            output::print(&mut stdout(), format, &columns, &result.rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Changes { db, since, kind, id, format } => {
+            let store = open_existing(&db.db)?;
+            let mut sql = String::from(
+                "SELECT observed_at, tenant, kind, resource_id AS id, name, op, path, before, after, actor_email AS actor FROM field_changes WHERE 1 = 1",
+            );
+            if let Some(since) = since {
+                let cutoff = match parse_duration(&since) {
+                    Ok(back) => Utc::now() - chrono::Duration::from_std(back).unwrap_or(chrono::Duration::MAX),
+                    Err(_) => since
+                        .parse::<DateTime<Utc>>()
+                        .map_err(|_| Fatal(format!("--since {since:?}: expected a duration (24h, 7d) or an RFC 3339 instant")))?,
+                };
+                sql.push_str(&format!(
+                    " AND observed_at >= '{}'",
+                    cutoff.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                ));
+            }
+            if let Some(kind) = kind {
+                sql.push_str(&format!(" AND kind = '{}'", kind.name()));
+            }
+            if let Some(id) = id {
+                sql.push_str(&format!(" AND resource_id = '{}'", id.replace('\'', "''")));
+            }
+            sql.push_str(" ORDER BY seq");
+            let result = store.query(&sql, None)?;
+            let columns: Vec<String> = result.columns.into_iter().map(|c| c.name).collect();
+            output::print(&mut stdout(), format, &columns, &result.rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kinds { format } => {
+            let columns: Vec<String> = ["kind", "class", "api", "endpoint", "sql_view", "parent"]
+                .map(String::from)
+                .to_vec();
+            let rows: Vec<Vec<Value>> = ResourceKind::ALL
+                .iter()
+                .map(|kind| {
+                    let meta = kind.meta();
+                    vec![
+                        Value::from(meta.name),
+                        Value::from(if kind.is_relation() { "relation" } else { "resource" }),
+                        Value::from(meta.api.as_str()),
+                        Value::from(format!("{}{}", meta.api.base_path(), meta.list_path)),
+                        Value::from(meta.view.name),
+                        meta.parent.map_or(Value::Null, |p| Value::from(p.kind.name())),
+                    ]
+                })
+                .collect();
+            output::print(&mut stdout(), format, &columns, &rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch { config, once } => watch(&config, once).await,
+    }
+}
+
+fn open_existing(path: &PathBuf) -> Result<SqliteStore, Fatal> {
+    if !path.exists() {
+        return Err(Fatal(format!(
+            "{}: no such database (run `jumpwatch collect` first, or set --db)",
+            path.display()
+        )));
+    }
+    Ok(SqliteStore::open(path)?)
+}
+
+async fn collect(
+    client: Client,
+    db: &PathBuf,
+    tenant: &str,
+    kinds: Vec<ResourceKind>,
+    format: Format,
+) -> Result<ExitCode, Fatal> {
+    // A cheap first request: a bad key or an unreachable host is a fatal error, not 40 failed kinds.
+    if let Some(Err(
+        error @ (ApiError::Unauthorized(_)
+        | ApiError::OrgSelection(_)
+        | ApiError::Transport { .. }
+        | ApiError::Config(_)),
+    )) = client.list(ResourceKind::User).page_size(1).stream().next().await
+    {
+        return Err(Fatal(error.to_string()));
+    }
+    let store = Arc::new(SqliteStore::open(db)?);
+    let mut collector = Collector::new(client);
+    if !kinds.is_empty() {
+        collector = collector.kinds(kinds);
+    }
+    let poller = Poller::new(collector, store, TenantId::new(tenant)?);
+    let outcome = poller.poll_once().await?;
+    let columns: Vec<String> =
+        ["kind", "status", "count", "seconds", "reason"].map(String::from).to_vec();
+    let rows: Vec<Vec<Value>> = outcome
+        .reports
+        .iter()
+        .map(|r| {
+            let status = match &r.status {
+                s if s.is_complete() => "complete",
+                jumpwatch::changes::KindStatus::Unavailable { .. } => "unavailable",
+                jumpwatch::changes::KindStatus::Skipped { .. } => "skipped",
+                _ => "incomplete",
+            };
+            vec![
+                Value::from(r.kind.name()),
+                Value::from(status),
+                Value::from(r.count),
+                Value::from((r.duration.as_secs_f64() * 100.0).round() / 100.0),
+                r.status.reason().map_or(Value::Null, Value::from),
+            ]
+        })
+        .collect();
+    let mut out = stdout();
+    output::print(&mut out, format, &columns, &rows)?;
+    if format == Format::Table {
+        let baseline = if outcome.baselines.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} kinds baselined)", outcome.baselines.len())
+        };
+        writeln!(out, "{} change events{baseline}", outcome.events.len())?;
+        for event in &outcome.events {
+            writeln!(
+                out,
+                "  {} {} {} {}",
+                event.op,
+                event.kind,
+                event.resource_id,
+                event.changed_fields().join(", ")
+            )?;
+        }
+    }
+    if outcome.is_complete() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let mut stderr = std::io::stderr();
+        for (kind, reason) in outcome.incomplete() {
+            writeln!(stderr, "incomplete: {kind}: {reason}")?;
+        }
+        Ok(ExitCode::from(3))
+    }
+}
+
+async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {
+    let config = Config::load(path)?;
+    let monitor = Monitor::from_config(&config)?;
+    if once {
+        let mut complete = true;
+        for (tenant, result) in monitor.poll_once().await {
+            let outcome = result.map_err(|e| Fatal(format!("{tenant}: {e}")))?;
+            complete &= outcome.is_complete();
+            let mut out = stdout();
+            writeln!(out, "{tenant}: {} change events", outcome.events.len())?;
+            for (kind, reason) in outcome.incomplete() {
+                writeln!(out, "{tenant}: incomplete: {kind}: {reason}")?;
+            }
+        }
+        return Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(3) });
+    }
+    let mut events = monitor.subscribe();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            match event {
+                MonitorEvent::Change(change) => {
+                    tracing::info!(tenant = %change.tenant, op = %change.op, kind = %change.kind, id = %change.resource_id, fields = ?change.changed_fields(), "change");
+                }
+                MonitorEvent::PollFinished { tenant, events, duration, .. } => {
+                    tracing::info!(%tenant, events, seconds = duration.as_secs_f64(), "poll committed");
+                }
+                _ => {}
+            }
+        }
+    });
+    monitor.run(shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("stopping after the poll in progress");
+}

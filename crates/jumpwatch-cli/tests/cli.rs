@@ -1,0 +1,279 @@
+//! The `jumpwatch` binary, run as a user would, against a mock JumpCloud on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt;
+use mockito::{Matcher, Mock, Server, ServerGuard};
+use serde_json::{Value, json};
+
+const KEY: &str = "cli-test-key-SECRET-91";
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jumpwatch-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn jumpwatch(args: &[&str]) -> Output {
+    Command::cargo_bin("jumpwatch")
+        .unwrap()
+        .args(args)
+        .env("JUMPCLOUD_API_KEY", KEY)
+        .env_remove("JUMPCLOUD_ORG_ID")
+        .env_remove("JUMPWATCH_DB")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn users_mock(server: &mut ServerGuard, users: &[Value]) -> Mock {
+    server
+        .mock("GET", "/api/systemusers")
+        .match_query(Matcher::Any)
+        .match_header("x-api-key", KEY)
+        .with_body(json!({"totalCount": users.len(), "results": users}).to_string())
+        .create()
+}
+
+#[test]
+fn kinds_lists_the_catalog() {
+    let output = jumpwatch(&["kinds", "--format", "csv"]);
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(rows.len() >= 38);
+    assert!(
+        rows.iter()
+            .any(|r| &r[0] == "user_group_member" && &r[1] == "relation" && &r[5] == "user_group")
+    );
+}
+
+#[test]
+fn collect_twice_around_a_change_then_query_and_changes() {
+    let dir = temp("collect");
+    let db = dir.join("acme.db");
+    let db = db.to_str().unwrap();
+    let mut server = Server::new();
+    let url = server.url();
+    let first = users_mock(
+        &mut server,
+        &[
+            json!({"_id": "u1", "username": "ada", "sudo": false}),
+            json!({"_id": "u2", "username": "bob"}),
+        ],
+    );
+    let output = jumpwatch(&[
+        "collect",
+        "--db",
+        db,
+        "--base-url",
+        &url,
+        "--kinds",
+        "user",
+        "--tenant",
+        "acme",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("user")
+            && stdout.contains("complete")
+            && stdout.contains("0 change events (1 kinds baselined)"),
+        "{stdout}"
+    );
+    first.remove();
+    let _second = users_mock(&mut server, &[json!({"_id": "u1", "username": "ada", "sudo": true})]);
+    let output = jumpwatch(&[
+        "collect",
+        "--db",
+        db,
+        "--base-url",
+        &url,
+        "--kinds",
+        "user",
+        "--tenant",
+        "acme",
+        "-vv",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(all.contains("updated user u1 sudo") && all.contains("deleted user u2"), "{all}");
+    assert!(!all.contains(KEY), "the API key leaked into the output or the -vv logs");
+    assert!(text(&output.stderr).contains("jumpwatch"), "-vv logs are on stderr");
+
+    // The changes, one line a field change.
+    let output = jumpwatch(&["changes", "--db", db, "--since", "1h", "--format", "json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let changes: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let summary: Vec<(String, Value)> =
+        changes.iter().map(|c| (c["op"].as_str().unwrap().to_owned(), c["path"].clone())).collect();
+    assert_eq!(
+        summary,
+        [("updated".to_owned(), json!("sudo")), ("deleted".to_owned(), Value::Null)]
+    );
+    let output = jumpwatch(&["changes", "--db", db, "--kind", "user", "--id", "u1"]);
+    assert!(text(&output.stdout).contains("(1 row)"), "{}", text(&output.stdout));
+
+    // Queries in every format.
+    let sql = "SELECT id, username, sudo FROM users ORDER BY id";
+    let json_out: Vec<Value> =
+        serde_json::from_slice(&jumpwatch(&["query", "--db", db, "--format", "json", sql]).stdout)
+            .unwrap();
+    assert_eq!(json_out, [json!({"id": "u1", "username": "ada", "sudo": 1})]);
+    let jsonl = text(&jumpwatch(&["query", "--db", db, "--format", "jsonl", sql]).stdout);
+    assert_eq!(
+        serde_json::from_str::<Value>(jsonl.lines().next().unwrap()).unwrap()["username"],
+        "ada"
+    );
+    let csv_out = text(&jumpwatch(&["query", "--db", db, "--format", "csv", sql]).stdout);
+    let records: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(csv_out.as_bytes()).records().map(Result::unwrap).collect();
+    assert_eq!(&records[0][1], "ada");
+    let table = text(&jumpwatch(&["query", "--db", db, sql]).stdout);
+    assert!(table.starts_with("id  username  sudo") && table.contains("(1 row)"), "{table}");
+    // As it was before the second poll.
+    let before = jumpwatch(&[
+        "query",
+        "--db",
+        db,
+        "--format",
+        "json",
+        "--as-of",
+        "2000-01-01T00:00:00Z",
+        "SELECT count(*) AS n FROM users",
+    ]);
+    assert_eq!(serde_json::from_slice::<Value>(&before.stdout).unwrap()[0]["n"], 0);
+    // Writing is refused.
+    let output = jumpwatch(&["query", "--db", db, "DELETE FROM resources"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("read-only"), "{}", text(&output.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_key_exits_2_and_a_failing_kind_exits_3() {
+    let dir = temp("codes");
+    let db = dir.join("x.db");
+    let db = db.to_str().unwrap();
+    let mut server = Server::new();
+    let url = server.url();
+    let refused = server
+        .mock("GET", "/api/systemusers")
+        .match_query(Matcher::Any)
+        .with_status(401)
+        .with_body(r#"{"message":"Unauthorized"}"#)
+        .create();
+    let output = jumpwatch(&["collect", "--db", db, "--base-url", &url]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("refused the credentials"), "{}", text(&output.stderr));
+    refused.remove();
+    let _users = users_mock(&mut server, &[json!({"_id": "u1"})]);
+    let _systems = server
+        .mock("GET", "/api/systems")
+        .match_query(Matcher::Any)
+        .with_status(403)
+        .with_body(r#"{"message":"Forbidden"}"#)
+        .create();
+    let output = jumpwatch(&["collect", "--db", db, "--base-url", &url, "--kinds", "user,system"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("incomplete: system:"), "{}", text(&output.stderr));
+    // No key at all.
+    let output = Command::cargo_bin("jumpwatch")
+        .unwrap()
+        .args(["collect", "--db", db])
+        .env_remove("JUMPCLOUD_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("JUMPCLOUD_API_KEY is not set"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn write_config(dir: &std::path::Path, url: &str, interval: &str) -> PathBuf {
+    let path = dir.join("jumpwatch.toml");
+    let text = format!(
+        "[[tenants]]\nname = \"acme\"\napi_key = \"${{JUMPCLOUD_API_KEY}}\"\nbase_url = \"{url}\"\n\n[poll]\ninterval = \"{interval}\"\nkinds = [\"user\"]\n\n[store]\npath = \"{}\"\n",
+        dir.join("watch.db").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn watch_once_and_a_malformed_config() {
+    let dir = temp("watch-once");
+    let mut server = Server::new();
+    let _users = users_mock(&mut server, &[json!({"_id": "u1"})]);
+    let config = write_config(&dir, &server.url(), "5m");
+    let output = jumpwatch(&["watch", "--config", config.to_str().unwrap(), "--once"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("acme: 0 change events"));
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[tenants]]\nname = \"acme\"\n\n[poll]\ninterval = \"often\"\n").unwrap();
+    let output = jumpwatch(&["watch", "--config", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.toml:5: poll.interval"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_watch_cleanly() {
+    let dir = temp("sigterm");
+    let mut server = Server::new();
+    let _users = users_mock(&mut server, &[json!({"_id": "u1"})]);
+    let config = write_config(&dir, &server.url(), "1s");
+    let mut child = Command::cargo_bin("jumpwatch")
+        .unwrap()
+        .args(["watch", "--config", config.to_str().unwrap()])
+        .env("JUMPCLOUD_API_KEY", KEY)
+        .spawn()
+        .unwrap();
+    let db = dir.join("watch.db");
+    // Wait (bounded) until two polls were committed.
+    let mut polls = 0;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if db.exists() {
+            let out = jumpwatch(&[
+                "query",
+                "--db",
+                db.to_str().unwrap(),
+                "--format",
+                "json",
+                "SELECT count(*) AS n FROM polls",
+            ]);
+            polls = serde_json::from_slice::<Value>(&out.stdout)
+                .map_or(0, |v| v[0]["n"].as_i64().unwrap_or(0));
+            if polls >= 2 {
+                break;
+            }
+        }
+    }
+    assert!(polls >= 2, "watch did not poll");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let out = jumpwatch(&[
+        "query",
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "json",
+        "SELECT count(*) AS n FROM users",
+    ]);
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()[0]["n"], 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
