@@ -4,3 +4,5 @@
 //! - `explain_kind`: what the catalog says about a kind, and how its example documents decode.
 //! - `list_resources`: every resource of one kind from JumpCloud (or the simulator), one JSON
 //!   document a line.
+//! - `changes`: polls the built-in simulated tenant twice around a burst of everyday changes, and
+//!   prints the change events field by field.

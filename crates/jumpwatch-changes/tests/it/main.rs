@@ -5,3 +5,4 @@
 mod diff_laws;
 mod fake;
 mod polls;
+mod sim;

@@ -1,4 +1,5 @@
-//! The `list_resources` example against a mock JumpCloud.
+//! The examples, run as programs: `list_resources` against a mock JumpCloud, `changes` against
+//! the simulator.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -61,4 +62,16 @@ fn a_missing_key_is_a_clear_error() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("JUMPCLOUD_API_KEY is not set"));
+}
+
+#[test]
+fn changes_prints_the_drift_of_the_simulated_tenant() {
+    let output = Command::new(example("changes")).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("baseline:") && stdout.contains(", 0 events"), "{stdout}");
+    let events: usize =
+        stdout.lines().last().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(events > 5, "{stdout}");
+    assert!(stdout.contains("updated user"), "{stdout}");
 }
