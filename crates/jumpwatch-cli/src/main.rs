@@ -5,6 +5,7 @@
 //! Exit codes: 0 success; 2 a fatal error (bad key, unreachable host, bad configuration or
 //! arguments); 3 some kinds could not be listed completely.
 
+mod demo;
 mod output;
 
 use std::io::Write;
@@ -53,6 +54,28 @@ struct DbArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Shows the whole job on a simulated tenant: a baseline, everyday drift and risky changes,
+    /// a second poll, the change events, and queries to run next. No account, no setup.
+    ///
+    /// Example: jumpwatch demo --db demo.db --seed 7
+    Demo {
+        /// The database to write (a previous demo database there is replaced).
+        #[arg(long, env = "JUMPWATCH_DB", default_value = "jumpwatch-demo.db")]
+        db: PathBuf,
+        /// The seed of the simulated tenant.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// small (50 users, 40 systems) or medium (5,000 users, 4,000 systems).
+        #[arg(long, default_value = "small")]
+        size: jumpwatch_sim::Size,
+    },
+    /// Serves a simulated JumpCloud tenant on 127.0.0.1 (the options of `jumpwatch-sim`).
+    ///
+    /// Example: jumpwatch sim --listen 127.0.0.1:8089 --size medium --error-rate 0.05
+    Sim {
+        #[command(flatten)]
+        args: jumpwatch_sim::SimArgs,
+    },
     /// One poll of a tenant into the store (API key from JUMPCLOUD_API_KEY).
     ///
     /// Example: JUMPCLOUD_API_KEY=... jumpwatch collect --db acme.db --kinds user,system
@@ -138,7 +161,7 @@ enum Command {
 }
 
 /// A fatal error, printed on stderr; exit code 2.
-struct Fatal(String);
+pub(crate) struct Fatal(pub(crate) String);
 
 impl<E: std::fmt::Display> From<E> for Fatal {
     fn from(error: E) -> Self {
@@ -175,7 +198,7 @@ async fn main() -> ExitCode {
     }
 }
 
-fn stdout() -> std::io::StdoutLock<'static> {
+pub(crate) fn stdout() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
@@ -261,6 +284,11 @@ async fn run(command: Command) -> Result<ExitCode, Fatal> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { config, once } => watch(&config, once).await,
+        Command::Demo { db, seed, size } => demo::run(&db, seed, size).await,
+        Command::Sim { args } => {
+            args.serve(&mut std::io::stdout(), jumpwatch_sim::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -380,29 +408,11 @@ async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {
             }
         }
     });
-    monitor.run(shutdown_signal()).await;
+    monitor
+        .run(async {
+            jumpwatch_sim::shutdown_signal().await;
+            tracing::info!("stopping after the poll in progress");
+        })
+        .await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let Ok(mut terminate) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = interrupt.await;
-            return;
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("stopping after the poll in progress");
 }

@@ -277,3 +277,56 @@ fn sigterm_stops_watch_cleanly() {
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()[0]["n"], 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn demo_runs_the_whole_job_and_leaves_a_database_to_query() {
+    let dir = temp("demo");
+    let db = dir.join("demo.db");
+    let db = db.to_str().unwrap();
+    for _ in 0..2 {
+        // Twice: a second demo replaces the first one's database.
+        let output = jumpwatch(&["demo", "--db", db, "--seed", "7"]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains("a first poll is a baseline: 0 change events"), "{stdout}");
+        assert!(stdout.contains("updated  user"), "{stdout}");
+        assert!(stdout.contains("jumpwatch query --db"), "{stdout}");
+    }
+    let output =
+        jumpwatch(&["query", "--db", db, "--format", "json", "SELECT count(*) AS n FROM polls"]);
+    assert_eq!(serde_json::from_slice::<Value>(&output.stdout).unwrap()[0]["n"], 2);
+    let output = jumpwatch(&["changes", "--db", db, "--kind", "user", "--format", "jsonl"]);
+    assert!(text(&output.stdout).lines().count() >= 3);
+    // Not a Jumpwatch database: refused, untouched.
+    let other = dir.join("notes.db");
+    std::fs::write(&other, "my notes").unwrap();
+    let output = jumpwatch(&["demo", "--db", other.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "my notes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sim_serves_until_terminated() {
+    let mut child = Command::cargo_bin("jumpwatch")
+        .unwrap()
+        .args(["sim", "--listen", "127.0.0.1:0", "--seed", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..4 {
+        std::io::BufRead::read_line(&mut stdout, &mut banner).unwrap();
+    }
+    assert!(banner.contains("base URL: http://127.0.0.1:"), "{banner}");
+    assert!(banner.contains("API key:"), "{banner}");
+    #[cfg(unix)]
+    {
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(child.wait().unwrap().success());
+    }
+    #[cfg(not(unix))]
+    child.kill().unwrap();
+}

@@ -144,3 +144,70 @@ impl SimArgs {
         builder
     }
 }
+
+impl SimArgs {
+    /// Starts a simulator with these options, writes its base URL, API key, OAuth client and
+    /// organizations to `out`, and serves until `shutdown` completes. What `jumpwatch-sim` and
+    /// `jumpwatch sim` run.
+    pub async fn serve(
+        &self,
+        out: &mut dyn std::io::Write,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), crate::Error> {
+        let sim = self.builder().start().await?;
+        // The banner is the command's output; a closed stdout must not stop the server.
+        let _ = writeln!(
+            out,
+            "jumpwatch-sim: a fake JumpCloud ({} tenant, seed {})",
+            self.size, self.seed
+        );
+        let _ = writeln!(out, "base URL: {}", sim.base_url());
+        let _ = writeln!(out, "API key:  {}", sim.api_key());
+        let _ =
+            writeln!(out, "OAuth:    client id {} secret {}", sim.client_id(), sim.client_secret());
+        if sim.org_ids().len() > 1 {
+            let orgs: Vec<&str> =
+                sim.org_ids().iter().map(jumpwatch_model::OrganizationId::as_str).collect();
+            let _ = writeln!(out, "orgs:     {} (send one in x-org-id)", orgs.join(", "));
+        } else if let Some(org) = sim.org_ids().first() {
+            let _ = writeln!(out, "org:      {org}");
+        }
+        let _ = writeln!(
+            out,
+            "admin:    {}/__sim/ (mutations, scenarios, faults, stats, reset)",
+            sim.base_url()
+        );
+        if !sim.addr().ip().is_loopback() {
+            let _ = writeln!(
+                out,
+                "warning:  listening beyond this machine; the admin API has no authentication"
+            );
+        }
+        let _ = out.flush();
+        shutdown.await;
+        sim.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C, or SIGTERM on Unix: how the binaries are stopped.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

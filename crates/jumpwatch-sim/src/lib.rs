@@ -82,7 +82,7 @@ mod simulator;
 mod stats;
 mod store;
 
-pub use args::SimArgs;
+pub use args::{SimArgs, shutdown_signal};
 pub use dataset::{Dataset, DatasetBuilder, Size, Tenant, UnknownSize};
 pub use error::Error;
 pub use faults::Faults;

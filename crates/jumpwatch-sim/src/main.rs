@@ -3,7 +3,6 @@
 //! - `jumpwatch-sim [OPTIONS]` serves a seeded tenant until Ctrl-C or SIGTERM;
 //! - `jumpwatch-sim fixtures --out DIR [--check]` writes (or checks) the committed fixture tenant.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,69 +66,14 @@ fn serve(args: &SimArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let sim = match args.builder().start().await {
-            Ok(sim) => sim,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "jumpwatch-sim: a fake JumpCloud ({} tenant, seed {})",
-            args.size, args.seed
-        );
-        let _ = writeln!(out, "base URL: {}", sim.base_url());
-        let _ = writeln!(out, "API key:  {}", sim.api_key());
-        let _ =
-            writeln!(out, "OAuth:    client id {} secret {}", sim.client_id(), sim.client_secret());
-        if sim.org_ids().len() > 1 {
-            let orgs: Vec<&str> =
-                sim.org_ids().iter().map(jumpwatch_model::OrganizationId::as_str).collect();
-            let _ = writeln!(out, "orgs:     {} (send one in x-org-id)", orgs.join(", "));
-        } else {
-            let _ = writeln!(out, "org:      {}", sim.org_ids()[0]);
+    let served =
+        runtime.block_on(args.serve(&mut std::io::stdout(), jumpwatch_sim::shutdown_signal()));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
-        let _ = writeln!(
-            out,
-            "admin:    {}/__sim/ (mutations, scenarios, faults, stats, reset)",
-            sim.base_url()
-        );
-        if !sim.addr().ip().is_loopback() {
-            let _ = writeln!(
-                out,
-                "warning:  listening beyond this machine; the admin API has no authentication"
-            );
-        }
-        let _ = out.flush();
-        drop(out);
-        shutdown_signal().await;
-        sim.shutdown().await;
-        ExitCode::SUCCESS
-    })
-}
-
-/// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 
