@@ -6,3 +6,7 @@
 //!   document a line.
 //! - `changes`: polls the built-in simulated tenant twice around a burst of everyday changes, and
 //!   prints the change events field by field.
+//! - `monitor`: the `Monitor` embedded in a tokio service, reacting to its events.
+//! - `simulator_in_tests`: how to test your own code that talks to JumpCloud against the
+//!   simulator.
+//! - `enrichment`: a collector of your own that adds an enrichment to each system.

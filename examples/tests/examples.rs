@@ -75,3 +75,24 @@ fn changes_prints_the_drift_of_the_simulated_tenant() {
     assert!(events > 5, "{stdout}");
     assert!(stdout.contains("updated user"), "{stdout}");
 }
+
+#[test]
+fn the_monitor_simulator_and_enrichment_examples_run() {
+    let monitor = Command::new(example("monitor")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&monitor.stdout);
+    assert!(monitor.status.success(), "{}", String::from_utf8_lossy(&monitor.stderr));
+    assert!(
+        stdout.contains("poll 1 committed: 0 changes") && stdout.contains("poll 2 committed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("] user "), "the drift's user changes were seen: {stdout}");
+
+    let tests = Command::new(example("simulator_in_tests")).output().unwrap();
+    assert!(tests.status.success(), "{}", String::from_utf8_lossy(&tests.stderr));
+    assert!(String::from_utf8_lossy(&tests.stdout).starts_with("ok: "));
+
+    let enrichment = Command::new(example("enrichment")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&enrichment.stdout);
+    assert!(enrichment.status.success(), "{}", String::from_utf8_lossy(&enrichment.stderr));
+    assert!(stdout.contains("systems have an owner") && stdout.contains("@"), "{stdout}");
+}

@@ -1,6 +1,10 @@
 //! `cargo xtask fixtures [--check]`: writes (or checks) the committed fixture tenant of
 //! `jumpwatch-sim` in `crates/jumpwatch-sim/fixtures/small/`.
 //!
+//! `cargo xtask fixtures --record --out DIR` records fixtures from a real tenant instead (API key
+//! from `JUMPCLOUD_API_KEY`), with names, emails, hostnames, serials and secrets replaced, through
+//! `jumpwatch record`. Never run in CI.
+//!
 //! The simulator's own binary makes the files (`jumpwatch-sim fixtures --out DIR [--check]`); it
 //! runs as a child process so that xtask does not depend on `jumpwatch-sim` or
 //! `jumpwatch-model`, and codegen builds even when the model does not.
@@ -35,6 +39,20 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<()> {
             bail!("{DIR} is stale: run `cargo xtask fixtures` ({status})");
         }
         bail!("`jumpwatch-sim fixtures` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Records an anonymized fixture tenant from the tenant of `JUMPCLOUD_API_KEY` into `out`.
+pub(crate) fn record(root: &Path, out: &str) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args(["run", "-q", "--release", "-p", "jumpwatch-cli", "--", "record", "--out", out])
+        .status()
+        .context("cannot run `cargo run -p jumpwatch-cli`")?;
+    if !status.success() {
+        bail!("`jumpwatch record` failed ({status})");
     }
     Ok(())
 }

@@ -17,7 +17,9 @@ commands:
   codegen [--check]   generate jumpwatch-model's Rust and docs/resources.md from the catalog;
                       with --check, write nothing and fail when a generated file is stale
   fixtures [--check]  write jumpwatch-sim's fixture tenant (seed 42, size small) into
-                      crates/jumpwatch-sim/fixtures/small; with --check, fail when it is stale";
+                      crates/jumpwatch-sim/fixtures/small; with --check, fail when it is stale
+  fixtures --record --out DIR
+                      record anonymized fixtures from your tenant (JUMPCLOUD_API_KEY) into DIR";
 
 /// The workspace root: the parent of this crate's directory.
 pub(crate) fn workspace_root() -> PathBuf {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(&workspace_root(), true),
         ["fixtures"] => fixtures::run(&workspace_root(), false),
         ["fixtures", "--check"] => fixtures::run(&workspace_root(), true),
+        ["fixtures", "--record", "--out", out] => fixtures::record(&workspace_root(), out),
         ["help" | "--help" | "-h"] | [] => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

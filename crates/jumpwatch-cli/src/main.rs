@@ -45,6 +45,47 @@ enum LogFormat {
     Json,
 }
 
+/// Where the tenant is (the API key comes from JUMPCLOUD_API_KEY).
+#[derive(Debug, Args)]
+struct TenantArgs {
+    /// One origin serving the whole API (the simulator, a proxy).
+    #[arg(long, conflicts_with = "region")]
+    base_url: Option<String>,
+    /// The region: us, eu or in.
+    #[arg(long)]
+    region: Option<Region>,
+    /// The organization, for multi-tenant administrators (also JUMPCLOUD_ORG_ID).
+    #[arg(long, env = "JUMPCLOUD_ORG_ID")]
+    org_id: Option<String>,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+}
+
+impl TenantArgs {
+    fn client(self) -> Result<Client, Fatal> {
+        let mut builder = Client::builder()
+            .api_key_from_env()
+            .map_err(|_| {
+                Fatal(
+                    "JUMPCLOUD_API_KEY is not set: export a read-only administrator's API key"
+                        .into(),
+                )
+            })?
+            .concurrency(self.concurrency);
+        if let Some(url) = self.base_url {
+            builder = builder.base_url(url);
+        }
+        if let Some(region) = self.region {
+            builder = builder.region(region);
+        }
+        if let Some(org) = self.org_id {
+            builder = builder.org_id(org);
+        }
+        Ok(builder.build()?)
+    }
+}
+
 #[derive(Debug, Args)]
 struct DbArg {
     /// The SQLite database.
@@ -82,27 +123,32 @@ enum Command {
     Collect {
         #[command(flatten)]
         db: DbArg,
-        /// One origin serving the whole API (the simulator, a proxy).
-        #[arg(long, conflicts_with = "region")]
-        base_url: Option<String>,
-        /// The region: us, eu or in.
-        #[arg(long)]
-        region: Option<Region>,
-        /// The organization, for multi-tenant administrators (also JUMPCLOUD_ORG_ID).
-        #[arg(long, env = "JUMPCLOUD_ORG_ID")]
-        org_id: Option<String>,
+        #[command(flatten)]
+        tenant_args: TenantArgs,
         /// The tenant's name in the store.
         #[arg(long, default_value = "default")]
         tenant: String,
         /// The kinds to collect, comma-separated (default: all; see `jumpwatch kinds`).
         #[arg(long, value_delimiter = ',')]
         kinds: Vec<ResourceKind>,
-        /// Requests in flight at most.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Records an anonymized copy of a tenant as fixture files (the layout of jumpwatch-sim's
+    /// fixtures), for tests against your own data: secrets, command bodies, names, emails,
+    /// hostnames, serial numbers and IP addresses are replaced. API key from JUMPCLOUD_API_KEY.
+    ///
+    /// Example: JUMPCLOUD_API_KEY=... jumpwatch record --out fixtures/acme
+    Record {
+        /// The directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        tenant: TenantArgs,
+        /// The kinds to record, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<ResourceKind>,
     },
     /// Runs SQL over the store's views (read-only).
     ///
@@ -204,28 +250,10 @@ pub(crate) fn stdout() -> std::io::StdoutLock<'static> {
 
 async fn run(command: Command) -> Result<ExitCode, Fatal> {
     match command {
-        Command::Collect { db, base_url, region, org_id, tenant, kinds, concurrency, format } => {
-            let mut builder = Client::builder()
-                .api_key_from_env()
-                .map_err(|_| {
-                    Fatal(
-                        "JUMPCLOUD_API_KEY is not set: export a read-only administrator's API key"
-                            .into(),
-                    )
-                })?
-                .concurrency(concurrency);
-            if let Some(url) = base_url {
-                builder = builder.base_url(url);
-            }
-            if let Some(region) = region {
-                builder = builder.region(region);
-            }
-            if let Some(org) = org_id {
-                builder = builder.org_id(org);
-            }
-            let client = builder.build()?;
-            collect(client, &db.db, &tenant, kinds, format).await
+        Command::Collect { db, tenant_args, tenant, kinds, format } => {
+            collect(tenant_args.client()?, &db.db, &tenant, kinds, format).await
         }
+        Command::Record { out, tenant, kinds } => record(tenant.client()?, &out, kinds).await,
         Command::Query { db, as_of, format, sql } => {
             let store = open_existing(&db.db)?;
             let result = store.query(&sql, as_of)?;
@@ -376,6 +404,58 @@ async fn collect(
         }
         Ok(ExitCode::from(3))
     }
+}
+
+async fn record(
+    client: Client,
+    out: &std::path::Path,
+    kinds: Vec<ResourceKind>,
+) -> Result<ExitCode, Fatal> {
+    let mut collector = Collector::new(client);
+    if !kinds.is_empty() {
+        collector = collector.kinds(kinds);
+    }
+    let collection = collector.collect(TenantId::new("recorded")?).await;
+    let mut anonymizer = jumpwatch_sim::fixtures::Anonymizer::new();
+    for resource in collection.inventory.iter() {
+        anonymizer.learn(&resource.doc);
+    }
+    let mut inventory = jumpwatch::model::Inventory::new(TenantId::new("recorded")?);
+    for resource in collection.inventory.iter() {
+        let mut doc = resource.doc.clone();
+        anonymizer.apply(resource.kind, &mut doc);
+        let anonymized = match &resource.parent {
+            Some(parent) => {
+                jumpwatch::model::Resource::from_child_doc(resource.kind, parent.clone(), doc)
+            }
+            None => jumpwatch::model::Resource::from_doc(resource.kind, doc),
+        }?;
+        inventory.insert(anonymized)?;
+    }
+    let mut manifest = serde_json::Map::new();
+    manifest.insert("generator".into(), Value::from("jumpwatch record"));
+    manifest.insert("now".into(), Value::from(Utc::now().to_rfc3339()));
+    manifest.insert("org_id".into(), Value::from("recorded"));
+    let files = jumpwatch_sim::fixtures::files_of(&inventory, &[], manifest);
+    let written = jumpwatch_sim::fixtures::write_files(out, &files)?;
+    let mut stdout = stdout();
+    writeln!(
+        stdout,
+        "{written} files, {} resources, written to {}",
+        inventory.len(),
+        out.display()
+    )?;
+    let incomplete =
+        collection.reports.values().filter(|r| !r.status.is_complete()).collect::<Vec<_>>();
+    for report in &incomplete {
+        writeln!(
+            stdout,
+            "incomplete: {}: {}",
+            report.kind,
+            report.status.reason().unwrap_or_default()
+        )?;
+    }
+    Ok(if incomplete.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
 async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {

@@ -330,3 +330,46 @@ fn sim_serves_until_terminated() {
     #[cfg(not(unix))]
     child.kill().unwrap();
 }
+
+#[test]
+fn record_writes_anonymized_fixtures_that_load() {
+    use jumpwatch::model::ResourceKind;
+    let sim = jumpwatch_sim::Simulator::builder().seed(9).spawn().unwrap();
+    let tenant = sim.tenant(0).unwrap();
+    let dir = temp("record");
+    let output = Command::cargo_bin("jumpwatch")
+        .unwrap()
+        .args(["record", "--out", dir.to_str().unwrap(), "--base-url", sim.base_url()])
+        .env("JUMPCLOUD_API_KEY", sim.api_key())
+        .env_remove("JUMPCLOUD_ORG_ID")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let recorded = jumpwatch_sim::fixtures::load(&dir).unwrap();
+    for kind in [
+        ResourceKind::User,
+        ResourceKind::System,
+        ResourceKind::UserGroupMember,
+        ResourceKind::SiUsers,
+    ] {
+        assert_eq!(recorded.count(kind), tenant.resources(kind).len(), "{kind}");
+    }
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for user in tenant.resources(ResourceKind::User) {
+        for field in ["username", "email"] {
+            let original = user.doc[field].as_str().unwrap();
+            assert!(!all.contains(original), "{field} {original} was recorded");
+        }
+    }
+    for radius in tenant.resources(ResourceKind::RadiusServer) {
+        let secret = radius.doc["sharedSecret"].as_str().unwrap();
+        assert!(!all.contains(secret), "a RADIUS secret was recorded");
+    }
+    // Ids are kept, so relations still hold.
+    let member = recorded.resources(ResourceKind::UserGroupMember).next().unwrap();
+    assert!(recorded.get(ResourceKind::User, &member.target().unwrap()).is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

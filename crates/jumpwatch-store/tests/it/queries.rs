@@ -102,3 +102,31 @@ fn queries_cannot_write() {
     // The store still works.
     assert_eq!(store.query("SELECT count(*) FROM resources", None).unwrap().rows[0][0], json!(0));
 }
+
+#[test]
+fn the_views_of_the_fixture_tenant_hold_every_resource() {
+    let fixture = jumpwatch_sim::fixtures::load_small().unwrap();
+    let store = SqliteStore::in_memory().unwrap();
+    let kinds: Vec<ResourceKind> = ResourceKind::ALL.to_vec();
+    let mut commit =
+        poll(0, &jumpwatch_model::Inventory::new(fixture.tenant().clone()), &fixture, &kinds);
+    commit.tenant = fixture.tenant().clone();
+    store.commit(&commit).unwrap();
+    for kind in ResourceKind::ALL {
+        let view = kind.meta().view.name;
+        let count =
+            store.query(&format!("SELECT count(*) FROM {view}"), None).unwrap().rows[0][0].clone();
+        assert_eq!(count, json!(fixture.count(*kind)), "{view}");
+    }
+    // A typed column agrees with the documents.
+    let sudo = fixture.resources(ResourceKind::User).filter(|u| u.doc["sudo"] == true).count();
+    let rows = store.query("SELECT count(*) FROM users WHERE sudo = 1", None).unwrap().rows;
+    assert_eq!(rows[0][0], json!(sudo));
+    assert!(sudo > 0, "the fixture tenant has risky users");
+    // Relations join to their ends.
+    let joined = store
+        .query("SELECT count(*) FROM user_group_members m JOIN users u ON u.id = m.user_id JOIN user_groups g ON g.id = m.user_group_id", None)
+        .unwrap()
+        .rows;
+    assert_eq!(joined[0][0], json!(fixture.count(ResourceKind::UserGroupMember)));
+}
