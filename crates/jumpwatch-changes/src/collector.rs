@@ -152,19 +152,29 @@ impl Collector {
 
     /// Lists every selected kind. Never fails as a whole: each kind reports its own status.
     pub async fn collect(&self, tenant: TenantId) -> Collection {
+        self.collect_with_progress(tenant, &|_| {}).await
+    }
+
+    /// [`collect`](Self::collect), calling `progress` as each kind is done (to show progress).
+    pub async fn collect_with_progress(
+        &self,
+        tenant: TenantId,
+        progress: &(dyn Fn(&KindReport) + Sync),
+    ) -> Collection {
         let mut inventory = Inventory::new(tenant);
         let mut reports = BTreeMap::new();
         let (top, children): (Vec<ResourceKind>, Vec<ResourceKind>) =
             self.kinds.iter().partition(|k| k.meta().parent.is_none());
 
-        let listed: Vec<(ResourceKind, Listed)> = stream::iter(top)
+        let mut listed = stream::iter(top)
             .map(|kind| async move { (kind, self.list_top(kind).await) })
-            .buffer_unordered(self.client.current_concurrency().max(1))
-            .collect()
-            .await;
-        for (kind, listed) in listed {
-            reports.insert(kind, self.absorb(&mut inventory, kind, listed));
+            .buffer_unordered(self.client.current_concurrency().max(1));
+        while let Some((kind, listing)) = listed.next().await {
+            let report = self.absorb(&mut inventory, kind, listing);
+            progress(&report);
+            reports.insert(kind, report);
         }
+        drop(listed);
 
         for kind in children {
             let Some(parent) = kind.meta().parent else { continue };
@@ -172,22 +182,18 @@ impl Collector {
                 reports.get(&parent.kind).is_some_and(|r: &KindReport| r.status.is_complete());
             if !parent_complete {
                 let reason = format!("its parent kind {} was not listed completely", parent.kind);
-                reports.insert(
-                    kind,
-                    KindReport {
-                        kind,
-                        status: KindStatus::Skipped { reason },
-                        count: 0,
-                        unreadable: 0,
-                        duration: Duration::ZERO,
-                    },
-                );
+                let report =
+                    KindReport::new(kind, KindStatus::Skipped { reason }, 0, Duration::ZERO);
+                progress(&report);
+                reports.insert(kind, report);
                 continue;
             }
             let parents: Vec<ResourceId> =
                 inventory.resources(parent.kind).map(|r| r.id.clone()).collect();
             let listed = self.list_children(kind, parents).await;
-            reports.insert(kind, self.absorb(&mut inventory, kind, listed));
+            let report = self.absorb(&mut inventory, kind, listed);
+            progress(&report);
+            reports.insert(kind, report);
         }
         Collection { inventory, reports }
     }

@@ -101,10 +101,18 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
 
     /// One poll: collect, diff, apply the policy, commit.
     pub async fn poll_once(&self) -> Result<PollOutcome, PollError> {
+        self.poll_once_with_progress(&|_| {}).await
+    }
+
+    /// [`poll_once`](Self::poll_once), calling `progress` as each kind is listed.
+    pub async fn poll_once_with_progress(
+        &self,
+        progress: &(dyn Fn(&KindReport) + Sync),
+    ) -> Result<PollOutcome, PollError> {
         let poll_id = Uuid::now_v7();
         let started_at = Utc::now();
         let stored = self.store.load(&self.tenant)?;
-        let collection = self.collector.collect(self.tenant.clone()).await;
+        let collection = self.collector.collect_with_progress(self.tenant.clone(), progress).await;
         let observed_at = Utc::now();
         let complete = collection.complete_kinds();
 

@@ -353,7 +353,21 @@ async fn collect(
         collector = collector.kinds(kinds);
     }
     let poller = Poller::new(collector, store, TenantId::new(tenant)?);
-    let outcome = poller.poll_once().await?;
+    // On a terminal, a line a kind as it is listed.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = |report: &jumpwatch::changes::KindReport| {
+        if terminal {
+            let mark = if report.status.is_complete() { "✓" } else { "✗" };
+            let _ = writeln!(
+                std::io::stderr(),
+                "  {mark} {:<30} {:>7} in {:.1} s",
+                report.kind.name(),
+                report.count,
+                report.duration.as_secs_f64()
+            );
+        }
+    };
+    let outcome = poller.poll_once_with_progress(&progress).await?;
     let columns: Vec<String> =
         ["kind", "status", "count", "seconds", "reason"].map(String::from).to_vec();
     let rows: Vec<Vec<Value>> = outcome

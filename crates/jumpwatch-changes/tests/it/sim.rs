@@ -176,3 +176,19 @@ async fn a_check_in_is_no_event_and_a_rename_is_one_update() {
     assert_eq!(event.changes.iter().map(|c| c.path.render()).collect::<Vec<_>>(), ["username"]);
     assert_eq!(event.resource_id, *user.as_resource_id());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_reported_once_a_kind() {
+    let sim = Simulator::builder().seed(2).size(Size::Small).start().await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let collection = Collector::new(client(&sim))
+        .collect_with_progress(TenantId::new("t").unwrap(), &|report| {
+            seen.lock().unwrap().push(report.kind)
+        })
+        .await;
+    let mut seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), ResourceKind::ALL.len());
+    seen.sort();
+    assert_eq!(seen, ResourceKind::ALL.to_vec());
+    assert_eq!(collection.reports.len(), ResourceKind::ALL.len());
+}
