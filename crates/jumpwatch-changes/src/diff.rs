@@ -321,8 +321,9 @@ pub fn diff_inventories(
                     None,
                     Some(normalizer.normalize(&now.doc)),
                 )),
-                // The fast path: equal hashes, no change.
-                Some(then) if normalizer.hash(&then.doc) == normalizer.hash(&now.doc) => {}
+                // The fast path: equal hashes (recorded ones when the inventories have them), no
+                // change.
+                Some(then) if previous.hash_or_compute(then) == current.hash_or_compute(now) => {}
                 Some(then) => {
                     let (a, b) = (normalizer.normalize(&then.doc), normalizer.normalize(&now.doc));
                     let changes = diff_documents(&a, &b, &rules);

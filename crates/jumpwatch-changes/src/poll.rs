@@ -112,9 +112,22 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
         let poll_id = Uuid::now_v7();
         let started_at = Utc::now();
         let stored = self.store.load(&self.tenant)?;
-        let collection = self.collector.collect_with_progress(self.tenant.clone(), progress).await;
+        let mut collection =
+            self.collector.collect_with_progress(self.tenant.clone(), progress).await;
         let observed_at = Utc::now();
         let complete = collection.complete_kinds();
+        // Each document is hashed once: the diff compares these, and the store keeps them.
+        for &kind in &complete {
+            let normalizer = jumpwatch_model::Normalizer::for_kind(kind);
+            let hashes: Vec<(ResourceId, jumpwatch_model::ContentHash)> = collection
+                .inventory
+                .resources(kind)
+                .map(|r| (r.id.clone(), normalizer.hash(&r.doc)))
+                .collect();
+            for (id, hash) in hashes {
+                collection.inventory.set_hash(kind, &id, hash);
+            }
+        }
 
         let mut events = Vec::new();
         let mut baselines = Vec::new();
@@ -139,7 +152,8 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
             }
             for resource in collection.inventory.resources(kind) {
                 // Indexed once already by the collector: it cannot fail here.
-                let _ = snapshot.insert(resource.clone());
+                let hash = collection.inventory.hash_or_compute(resource);
+                let _ = snapshot.insert_hashed(resource.clone(), hash);
             }
             if plan.baseline {
                 baselines.push(kind);

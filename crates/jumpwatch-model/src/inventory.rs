@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::resource::ResourceError;
 use crate::{
-    ApplicationId, PolicyId, Resource, ResourceId, ResourceKind, SystemGroupId, SystemId, TenantId,
-    UserGroupId, UserId,
+    ApplicationId, ContentHash, PolicyId, Resource, ResourceId, ResourceKind, SystemGroupId,
+    SystemId, TenantId, UserGroupId, UserId,
 };
 
 /// One edge of a relation, with the resource that carries its attributes.
@@ -86,13 +86,15 @@ pub struct Inventory {
     tenant: TenantId,
     kinds: BTreeMap<ResourceKind, BTreeMap<ResourceId, Resource>>,
     edges: HashMap<ResourceKind, EdgeIndex>,
+    /// Content hashes already computed (by the engine, or stored), so they are not computed twice.
+    hashes: HashMap<(ResourceKind, ResourceId), ContentHash>,
 }
 
 impl Inventory {
     /// An empty inventory of a tenant.
     #[must_use]
     pub fn new(tenant: TenantId) -> Self {
-        Self { tenant, kinds: BTreeMap::new(), edges: HashMap::new() }
+        Self { tenant, kinds: BTreeMap::new(), edges: HashMap::new(), hashes: HashMap::new() }
     }
 
     /// The tenant.
@@ -104,6 +106,7 @@ impl Inventory {
     /// Adds a resource, replacing (and returning) the one of the same kind and id. A relation
     /// needs its parent and the other end's id.
     pub fn insert(&mut self, resource: Resource) -> Result<Option<Resource>, ResourceError> {
+        self.hashes.remove(&(resource.kind, resource.id.clone()));
         let kind = resource.kind;
         if kind.is_relation() {
             let parent = resource.parent.clone().ok_or(ResourceError::MissingParent { kind })?;
@@ -119,8 +122,42 @@ impl Inventory {
         Ok(self.kinds.entry(kind).or_default().insert(resource.id.clone(), resource))
     }
 
+    /// Adds a resource with the content hash of its document, already known.
+    pub fn insert_hashed(
+        &mut self,
+        resource: Resource,
+        hash: ContentHash,
+    ) -> Result<Option<Resource>, ResourceError> {
+        let key = (resource.kind, resource.id.clone());
+        let replaced = self.insert(resource)?;
+        self.hashes.insert(key, hash);
+        Ok(replaced)
+    }
+
+    /// Records the content hash of a resource's document
+    /// ([`Normalizer::hash`](crate::Normalizer::hash)), computed elsewhere.
+    pub fn set_hash(&mut self, kind: ResourceKind, id: &ResourceId, hash: ContentHash) {
+        if self.get(kind, id).is_some() {
+            self.hashes.insert((kind, id.clone()), hash);
+        }
+    }
+
+    /// The content hash of a resource's document, if it was recorded.
+    #[must_use]
+    pub fn hash(&self, kind: ResourceKind, id: &ResourceId) -> Option<ContentHash> {
+        self.hashes.get(&(kind, id.clone())).copied()
+    }
+
+    /// The content hash of a resource's document: recorded, or computed now.
+    #[must_use]
+    pub fn hash_or_compute(&self, resource: &Resource) -> ContentHash {
+        self.hash(resource.kind, &resource.id)
+            .unwrap_or_else(|| crate::Normalizer::for_kind(resource.kind).hash(&resource.doc))
+    }
+
     /// Removes a resource.
     pub fn remove(&mut self, kind: ResourceKind, id: &ResourceId) -> Option<Resource> {
+        self.hashes.remove(&(kind, id.clone()));
         let removed = self.kinds.get_mut(&kind)?.remove(id)?;
         if let (Some(index), Some(parent), Some(target)) =
             (self.edges.get_mut(&kind), removed.parent.as_ref(), removed.target())
@@ -278,5 +315,39 @@ impl Inventory {
             )
         });
         direct.chain(through_groups).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Normalizer;
+
+    #[test]
+    fn recorded_hashes_are_used_until_the_resource_changes() {
+        let mut inventory = Inventory::new(TenantId::new("t").unwrap());
+        let user =
+            Resource::from_doc(ResourceKind::User, json!({"_id": "u1", "username": "a"})).unwrap();
+        let id = user.id.clone();
+        let real = Normalizer::for_kind(ResourceKind::User).hash(&user.doc);
+        let fake = ContentHash([7; 32]);
+        inventory.insert_hashed(user.clone(), fake).unwrap();
+        assert_eq!(inventory.hash(ResourceKind::User, &id), Some(fake));
+        assert_eq!(inventory.hash_or_compute(&user), fake);
+        // A new document drops the recorded hash.
+        inventory.insert(user.clone()).unwrap();
+        assert_eq!(inventory.hash(ResourceKind::User, &id), None);
+        assert_eq!(inventory.hash_or_compute(&user), real);
+        assert_eq!(ContentHash::from_hex(&real.to_hex()), Some(real));
+        assert_eq!(ContentHash::from_hex("xyz"), None);
+        inventory.remove(ResourceKind::User, &id);
+        inventory.set_hash(ResourceKind::User, &id, fake);
+        assert_eq!(
+            inventory.hash(ResourceKind::User, &id),
+            None,
+            "no hash for a resource not there"
+        );
     }
 }

@@ -28,6 +28,19 @@ use crate::{KindMeta, ResourceKind};
 pub struct ContentHash(pub [u8; 32]);
 
 impl ContentHash {
+    /// A digest from its hexadecimal text (as [`to_hex`](Self::to_hex) writes it).
+    #[must_use]
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(index * 2..index * 2 + 2)?, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+
     /// The digest in lower-case hexadecimal.
     #[must_use]
     pub fn to_hex(&self) -> String {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use jumpwatch_changes::{ChangeEvent, InventoryStore, PollCommit, StoreError, StoredState};
-use jumpwatch_model::{Normalizer, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{ContentHash, Normalizer, Resource, ResourceId, ResourceKind, TenantId};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
@@ -36,12 +36,12 @@ impl SqliteStore {
             }
         }
         let mut resources = db.prepare(
-            "SELECT kind, id, parent_id, doc FROM resources WHERE tenant = ?1 AND deleted_at IS NULL ORDER BY kind, id",
+            "SELECT kind, id, parent_id, doc, hash FROM resources WHERE tenant = ?1 AND deleted_at IS NULL ORDER BY kind, id",
         )?;
         let mut rows = resources.query([tenant.as_str()])?;
         while let Some(row) = rows.next()? {
-            let (kind, id, parent, doc): (String, String, Option<String>, String) =
-                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+            let (kind, id, parent, doc, hash): (String, String, Option<String>, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
             // A kind this build no longer knows is left alone.
             let Ok(kind_value) = kind.parse::<ResourceKind>() else { continue };
             let doc = parse(&kind, &id, &doc)?;
@@ -51,8 +51,12 @@ impl SqliteStore {
                 None => Resource::from_doc(kind_value, doc),
             };
             match resource {
+                // The stored hash saves hashing the previous snapshot again at the next diff.
                 Ok(resource) => {
-                    let _ = state.inventory.insert(resource);
+                    let _ = match ContentHash::from_hex(&hash) {
+                        Some(hash) => state.inventory.insert_hashed(resource, hash),
+                        None => state.inventory.insert(resource),
+                    };
                 }
                 Err(error) => return Err(Error::Corrupt { kind, id, message: error.to_string() }),
             }
@@ -127,7 +131,7 @@ impl SqliteStore {
         for resource in commit.snapshot.resources(kind) {
             let id = resource.id.as_str();
             seen.insert(id.to_owned());
-            let hash = normalizer.hash(&resource.doc).to_hex();
+            let hash = commit.snapshot.hash_or_compute(resource).to_hex();
             let mut doc = resource.doc.clone();
             normalizer.redact(&mut doc);
             let doc = doc.to_string();
