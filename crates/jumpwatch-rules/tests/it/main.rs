@@ -1,0 +1,6 @@
+//! Integration tests of `jumpwatch-rules`, one module a topic.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+mod loading;
+mod pack;
