@@ -15,6 +15,9 @@ pub struct ColumnInfo {
     pub name: String,
     /// Its declared type, when it comes straight from a table column.
     pub decl_type: Option<String>,
+    /// The type of its values (`integer`, `real`, `text`, `json`), from the first row that has
+    /// one: view columns are expressions, which SQLite does not type.
+    pub value_type: Option<&'static str>,
 }
 
 /// The rows of a query.
@@ -63,11 +66,12 @@ impl SqliteStore {
                 sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
             )));
         }
-        let columns: Vec<ColumnInfo> = statement
+        let mut columns: Vec<ColumnInfo> = statement
             .columns()
             .map(|c| ColumnInfo {
                 name: c.name().to_owned(),
                 decl_type: c.decl_type().map(str::to_owned),
+                value_type: None,
             })
             .collect();
         let count = columns.len();
@@ -79,6 +83,16 @@ impl SqliteStore {
                 values.push(to_json(row.get_ref(index)?));
             }
             rows.push(values);
+        }
+        for (index, column) in columns.iter_mut().enumerate() {
+            column.value_type = rows.iter().map(|row| &row[index]).find(|v| !v.is_null()).map(
+                |value| match value {
+                    Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+                    Value::Number(_) => "real",
+                    Value::String(_) => "text",
+                    _ => "json",
+                },
+            );
         }
         Ok(QueryResult { columns, rows })
     }
