@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
-use crate::dataset::{Dataset, Size, Tenant};
+use crate::dataset::{DatasetBuilder, Size, Tenant};
 use crate::error::Error;
 use crate::faults::Faults;
 use crate::ids::{hash_str, hex, mix};
@@ -24,10 +24,8 @@ use crate::stats::Stats;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SimulatorBuilder {
-    seed: u64,
-    size: Size,
-    now: Option<DateTime<Utc>>,
-    orgs: usize,
+    /// The tenant: seed, size, clock, organizations.
+    dataset: DatasetBuilder,
     api_key: Option<String>,
     client: Option<(String, String)>,
     faults: Faults,
@@ -37,10 +35,7 @@ pub struct SimulatorBuilder {
 impl Default for SimulatorBuilder {
     fn default() -> Self {
         Self {
-            seed: 42,
-            size: Size::Small,
-            now: None,
-            orgs: 1,
+            dataset: DatasetBuilder::default(),
             api_key: None,
             client: None,
             faults: Faults::default(),
@@ -52,13 +47,13 @@ impl Default for SimulatorBuilder {
 impl SimulatorBuilder {
     /// The seed of the tenant and of the faults (default 42).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.dataset = self.dataset.seed(seed);
         self
     }
 
     /// The size of the tenant (default [`Size::Small`]).
     pub fn size(mut self, size: Size) -> Self {
-        self.size = size;
+        self.dataset = self.dataset.size(size);
         self
     }
 
@@ -66,14 +61,14 @@ impl SimulatorBuilder {
     /// still, so every response is reproducible. By default the clock starts at the real time and
     /// runs.
     pub fn now(mut self, now: DateTime<Utc>) -> Self {
-        self.now = Some(now);
+        self.dataset = self.dataset.now(now);
         self
     }
 
     /// The number of organizations (default 1). With more than one, the API key spans them all
     /// (a multi-tenant administrator) and `x-org-id` is required.
     pub fn orgs(mut self, orgs: usize) -> Self {
-        self.orgs = orgs.max(1);
+        self.dataset = self.dataset.orgs(orgs);
         self
     }
 
@@ -107,22 +102,24 @@ impl SimulatorBuilder {
         self
     }
 
-    fn prepare(self) -> Result<(Arc<Shared>, SocketAddr), Error> {
+    fn prepare(mut self) -> Result<(Arc<Shared>, SocketAddr), Error> {
         self.faults.validate().map_err(Error::Faults)?;
-        let (now, clock) = match self.now {
-            Some(now) => (now, Clock::fixed(now)),
+        let clock = match self.dataset.now {
+            Some(now) => Clock::fixed(now),
             None => {
                 let now = Utc::now();
-                (now, Clock::running(now))
+                self.dataset = self.dataset.now(now);
+                Clock::running(now)
             }
         };
-        let dataset = Dataset::generate(self.seed, self.size, now, self.orgs);
-        let mut rng = fastrand::Rng::with_seed(mix(&[self.seed, hash_str("credentials")]));
+        let (seed, size) = (self.dataset.seed, self.dataset.size);
+        let dataset = self.dataset.generate();
+        let mut rng = fastrand::Rng::with_seed(mix(&[seed, hash_str("credentials")]));
         let api_key = self.api_key.unwrap_or_else(|| format!("jcsim_{}", hex(&mut rng, 20)));
         let (client_id, client_secret) = self
             .client
             .unwrap_or_else(|| (format!("sim-client-{}", hex(&mut rng, 6)), hex(&mut rng, 24)));
-        let config = Config { api_key, client_id, client_secret, seed: self.seed, size: self.size };
+        let config = Config { api_key, client_id, client_secret, seed, size };
         let shared = Arc::new(Shared::new(config, dataset.into_parts(), clock, self.faults));
         Ok((shared, self.listen))
     }

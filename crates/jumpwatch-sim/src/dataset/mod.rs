@@ -110,10 +110,10 @@ impl FromStr for Size {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct DatasetBuilder {
-    seed: u64,
-    size: Size,
-    now: Option<DateTime<Utc>>,
-    orgs: usize,
+    pub(crate) seed: u64,
+    pub(crate) size: Size,
+    pub(crate) now: Option<DateTime<Utc>>,
+    pub(crate) orgs: usize,
 }
 
 impl Default for DatasetBuilder {
