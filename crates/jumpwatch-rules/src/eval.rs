@@ -1,206 +1,270 @@
-//! Evaluation: each (rule, resource) gives pass, fail, unknown or not applicable.
+//! How a [`CelRule`] judges a subject: the CEL context (variables and Jumpwatch's functions), the
+//! three-valued outcome, the evidence and the message.
 //!
 //! - `applies` false ⇒ not applicable;
 //! - `unknown` true ⇒ unknown (the evidence is missing);
 //! - `fails` true ⇒ fail, false ⇒ pass;
-//! - a condition that reads a field the document does not have, or that does not give a boolean,
+//! - a condition that reads a field the subject does not have, or that does not give a boolean,
 //!   ⇒ unknown, with the reason — never a silent pass.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use cel::objects::Key;
+use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Value as Cel};
 use chrono::{DateTime, Utc};
-use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
-use serde::Serialize;
+use jumpwatch_changes::{FieldChange, FieldOp};
 use serde_json::Value;
 
-use crate::rule::{Condition, Rule};
+use crate::pack::{CelRule, Condition};
+use crate::rule::{Evidence, Outcome, Verdict};
+use crate::value::{cel_map, cel_val};
 
-/// The outcome of one rule on one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The resource meets the rule.
-    Pass,
-    /// It does not.
-    Fail,
-    /// The evidence is missing.
-    Unknown,
-    /// The rule does not apply to it.
-    NotApplicable,
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    jumpwatch_model::Timestamp::parse(text).map(|t| t.to_utc())
 }
 
-/// A rule's verdict on a resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct RuleResult {
-    /// The rule.
-    pub rule: String,
-    /// The resource's kind.
-    pub kind: ResourceKind,
-    /// The resource's id.
-    pub resource: String,
-    /// The resource's name.
-    pub name: Option<String>,
-    /// The outcome.
-    pub outcome: Outcome,
-    /// The message for a failure; the reason for an unknown.
-    pub message: Option<String>,
+/// The root context of an evaluation: Jumpwatch's functions, `now` and `org`.
+pub(crate) fn root_context<'v>(
+    env: &Arc<Env>,
+    now: DateTime<Utc>,
+    org: Option<&'v Value>,
+) -> Context<'v, 'v> {
+    let mut context = Context::with_env(Arc::clone(env));
+    // Registering only fails on a name the standard library declares; ours do not clash.
+    let _ = context.add_function(
+        "age",
+        move |text: Arc<String>| -> Result<chrono::Duration, ExecutionError> {
+            parse_time(&text).map(|at| now - at).ok_or_else(|| {
+                ExecutionError::function_error("age", format!("{text:?} is not a timestamp"))
+            })
+        },
+    );
+    let _ = context.add_function("days", |n: i64| chrono::Duration::days(n));
+    let _ = context.add_function("hours", |n: i64| chrono::Duration::hours(n));
+    let _ = context.add_function("lower", |text: Arc<String>| text.to_lowercase());
+    let _ = context.add_function("cidr_prefix", |text: Arc<String>| cidr_prefix(&text));
+    context.add_variable_from_value("now", Cel::Timestamp(now.fixed_offset()));
+    match org {
+        Some(org) => context.add_variable_as_val("org", cel_val(org)),
+        None => context.add_variable_from_value("org", Cel::Null),
+    }
+    context
 }
 
-/// Converts a JSON value into a CEL value.
-pub(crate) fn to_cel(value: &Value) -> Cel {
+/// `10.0.0.0/8` → 8; a bare address is a host (32 or 128); anything else −1.
+pub(crate) fn cidr_prefix(text: &str) -> i64 {
+    match text.split_once('/') {
+        Some((_, prefix)) => prefix.trim().parse().unwrap_or(-1),
+        None if text.contains(':') => 128,
+        None => 32,
+    }
+}
+
+/// A change as change rules see it.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangeView<'a> {
+    pub op: &'static str,
+    pub changes: &'a [FieldChange],
+    pub before: Option<&'a Value>,
+    pub after: Option<&'a Value>,
+    pub actor: Option<&'a Value>,
+}
+
+fn lookup<'v>(doc: Option<&'v Value>, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(doc?, |v, key| v.get(key)).filter(|v| !v.is_null())
+}
+
+/// Adds `changed('path')` and `became('path', value)` for one change.
+pub(crate) fn add_change_functions(context: &mut Context<'_, '_>, view: &ChangeView<'_>) {
+    let created = view.op == "created";
+    let deleted = view.op == "deleted";
+    let paths: Arc<Vec<String>> = Arc::new(view.changes.iter().map(|c| c.path.render()).collect());
+    let before = Arc::new(view.before.cloned());
+    let after = Arc::new(view.after.cloned());
+    let (b, a) = (Arc::clone(&before), Arc::clone(&after));
+    let _ = context.add_function("changed", move |path: Arc<String>| -> bool {
+        let path = path.as_str();
+        if created {
+            return lookup(a.as_ref().as_ref(), path).is_some();
+        }
+        if deleted {
+            return lookup(b.as_ref().as_ref(), path).is_some();
+        }
+        paths.iter().any(|p| {
+            p == path
+                || p.strip_prefix(path).is_some_and(|rest| rest.starts_with(['.', '[']))
+                || path.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('.'))
+        })
+    });
+    let _ = context.add_function("became", move |path: Arc<String>, value: Cel| -> bool {
+        let now = lookup(after.as_ref().as_ref(), &path).map(to_cel);
+        let was = lookup(before.as_ref().as_ref(), &path).map(to_cel);
+        now.as_ref() == Some(&value) && was.as_ref() != Some(&value)
+    });
+}
+
+/// A JSON value as an owned CEL value (for comparisons in functions).
+fn to_cel(value: &Value) -> Cel {
     match value {
         Value::Null => Cel::Null,
         Value::Bool(b) => Cel::Bool(*b),
         Value::Number(n) => match n.as_i64() {
             Some(i) => Cel::Int(i),
-            None => n.as_u64().map_or_else(|| Cel::Float(n.as_f64().unwrap_or(0.0)), Cel::UInt),
+            None => {
+                n.as_u64().map_or_else(|| Cel::Float(n.as_f64().unwrap_or(f64::NAN)), Cel::UInt)
+            }
         },
         Value::String(s) => Cel::String(Arc::new(s.clone())),
         Value::Array(items) => Cel::List(Arc::new(items.iter().map(to_cel).collect())),
-        // `null` is the same as missing: `has(r.mfa)` is false for `"mfa": null`.
         Value::Object(object) => {
-            let map: HashMap<Key, Cel> = object
+            let map: std::collections::HashMap<cel::objects::Key, Cel> = object
                 .iter()
                 .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (Key::from(k.clone()), to_cel(v)))
+                .map(|(k, v)| (cel::objects::Key::from(k.clone()), to_cel(v)))
                 .collect();
             Cel::Map(map.into())
         }
     }
 }
 
-/// Evaluates rules at one instant, with one organization's settings.
-pub struct Evaluator {
-    env: Arc<Env>,
-    now: DateTime<Utc>,
-    org: Cel,
+/// The `change` variable.
+pub(crate) fn change_val<'v>(view: &ChangeView<'v>) -> Box<dyn Val + 'v> {
+    let fields: Vec<Box<dyn Val + 'v>> = view
+        .changes
+        .iter()
+        .map(|change| {
+            let op = match change.op {
+                FieldOp::Added => "added",
+                FieldOp::Removed => "removed",
+                FieldOp::Modified => "modified",
+            };
+            let mut entries: Vec<(&'v str, Box<dyn Val + 'v>)> = vec![
+                ("path", Box::new(cel::common::types::CelString::from(change.path.render()))),
+                ("op", Box::new(cel::common::types::CelString::from(op))),
+            ];
+            if let Some(before) = change.before.as_ref().filter(|v| !v.is_null()) {
+                entries.push(("before", cel_val(before)));
+            }
+            if let Some(after) = change.after.as_ref().filter(|v| !v.is_null()) {
+                entries.push(("after", cel_val(after)));
+            }
+            Box::new(cel_map(entries)) as Box<dyn Val + 'v>
+        })
+        .collect();
+    let mut entries: Vec<(&'v str, Box<dyn Val + 'v>)> = vec![
+        ("op", Box::new(cel::common::types::CelString::from(view.op))),
+        ("fields", Box::new(cel::common::types::CelList::from(fields))),
+    ];
+    if let Some(actor) = view.actor {
+        entries.push(("actor", cel_val(actor)));
+    }
+    Box::new(cel_map(entries))
 }
 
-impl std::fmt::Debug for Evaluator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Evaluator").field("now", &self.now).finish_non_exhaustive()
+/// The value `null` (for `before`, `after` or `actor` when there is none).
+pub(crate) fn null_val<'v>() -> Box<dyn Val + 'v> {
+    Box::new(cel::common::types::CelNull)
+}
+
+fn check(context: &Context<'_, '_>, condition: &Condition) -> Result<bool, String> {
+    match condition.program.execute(context) {
+        Ok(Cel::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("`{}` gave {other:?}, not a boolean", condition.source)),
+        Err(error) => Err(format!("`{}`: {error}", condition.source)),
     }
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    jumpwatch_model::Timestamp::parse(text).map(|t| t.to_utc())
+/// The values a message or evidence can name: `r`, `e`, `before`, `after`, `actor`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Roots<'a> {
+    pub subject: &'a Value,
+    pub before: Option<&'a Value>,
+    pub after: Option<&'a Value>,
+    pub actor: Option<&'a Value>,
 }
 
-impl Evaluator {
-    /// An evaluator at `now`, with the organization's document (`org` in conditions), if known.
-    #[must_use]
-    pub fn new(now: DateTime<Utc>, org: Option<&Value>) -> Self {
-        Self { env: Arc::new(Env::stdlib()), now, org: org.map_or(Cel::Null, to_cel) }
+impl<'a> Roots<'a> {
+    pub(crate) const fn of(subject: &'a Value) -> Self {
+        Self { subject, before: None, after: None, actor: None }
     }
 
-    fn context(&self) -> Context<'static, 'static> {
-        let mut context = Context::with_env(Arc::clone(&self.env));
-        let now = self.now;
-        // Registering can only fail on a name the standard library declares; ours do not clash.
-        let _ = context.add_function(
-            "age",
-            move |text: Arc<String>| -> Result<chrono::Duration, ExecutionError> {
-                parse_time(&text).map(|at| now - at).ok_or_else(|| {
-                    ExecutionError::function_error("age", format!("{text:?} is not a timestamp"))
-                })
-            },
+    fn get(
+        &self,
+        name: &str,
+        params: &'a std::collections::BTreeMap<String, Value>,
+    ) -> Option<&'a Value> {
+        let (root, path) = name.split_once('.').unwrap_or((name, ""));
+        let base = match root {
+            "r" | "e" => Some(self.subject),
+            "before" => self.before,
+            "after" => self.after,
+            "actor" => self.actor,
+            "params" => return params.get(path),
+            _ => None,
+        }?;
+        if path.is_empty() { Some(base) } else { lookup(Some(base), path) }
+    }
+}
+
+/// Judges one subject in `scope` (which has the subject's variables).
+pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, roots: Roots<'_>) -> Verdict {
+    let with_params;
+    let context = if rule.info.params.is_empty() {
+        scope
+    } else {
+        let mut inner = scope.new_inner_scope();
+        inner.add_variable_as_val(
+            "params",
+            Box::new(cel_map(rule.info.params.iter().map(|(k, v)| (k.as_str(), cel_val(v))))),
         );
-        let _ = context.add_function("days", |n: i64| chrono::Duration::days(n));
-        let _ = context.add_function("hours", |n: i64| chrono::Duration::hours(n));
-        let _ = context.add_function("lower", |text: Arc<String>| text.to_lowercase());
-        let _ = context.add_function("cidr_prefix", |text: Arc<String>| -> i64 {
-            // `10.0.0.0/8` → 8; a bare address is a host (32 or 128).
-            match text.split_once('/') {
-                Some((_, prefix)) => prefix.trim().parse().unwrap_or(-1),
-                None if text.contains(':') => 128,
-                None => 32,
-            }
-        });
-        context.add_variable_from_value("now", Cel::Timestamp(now.fixed_offset()));
-        context.add_variable_from_value("org", self.org.clone());
-        context
-    }
-
-    fn check(context: &Context<'_, '_>, condition: &Condition) -> Result<bool, String> {
-        match condition.program.execute(context) {
-            Ok(Cel::Bool(b)) => Ok(b),
-            Ok(other) => Err(format!("`{}` gave {other:?}, not a boolean", condition.source)),
-            Err(error) => Err(format!("`{}`: {error}", condition.source)),
+        with_params = inner;
+        &with_params
+    };
+    let verdict = |outcome: Outcome, message: Option<String>| {
+        let evidence = if outcome == Outcome::Pass || outcome == Outcome::NotApplicable {
+            Vec::new()
+        } else {
+            rule.evidence_paths
+                .iter()
+                .map(|path| Evidence {
+                    path: path.clone(),
+                    value: lookup(Some(roots.subject), path).cloned(),
+                })
+                .collect()
+        };
+        Verdict { outcome, message, evidence }
+    };
+    if let Some(applies) = &rule.applies {
+        match check(context, applies) {
+            Ok(false) => return Verdict::not_applicable(),
+            Ok(true) => {}
+            Err(reason) => return verdict(Outcome::Unknown, Some(reason)),
         }
     }
-
-    /// One rule on one resource document.
-    #[must_use]
-    pub fn evaluate_doc(&self, rule: &Rule, doc: &Value) -> (Outcome, Option<String>) {
-        // Secrets never reach a condition or a message.
-        let mut doc = doc.clone();
-        Normalizer::for_kind(rule.kind).redact(&mut doc);
-        let mut context = self.context();
-        context.add_variable_from_value("r", to_cel(&doc));
-        let params: HashMap<Key, Cel> =
-            rule.params.iter().map(|(k, v)| (Key::from(k.clone()), to_cel(v))).collect();
-        context.add_variable_from_value("params", Cel::Map(params.into()));
-        if let Some(applies) = &rule.applies {
-            match Self::check(&context, applies) {
-                Ok(false) => return (Outcome::NotApplicable, None),
-                Ok(true) => {}
-                Err(reason) => return (Outcome::Unknown, Some(reason)),
+    if let Some(unknown) = &rule.unknown {
+        match check(context, unknown) {
+            Ok(true) => {
+                return verdict(
+                    Outcome::Unknown,
+                    Some(format!("the evidence is missing (`{}`)", unknown.source)),
+                );
             }
-        }
-        if let Some(unknown) = &rule.unknown {
-            match Self::check(&context, unknown) {
-                Ok(true) => {
-                    return (
-                        Outcome::Unknown,
-                        Some(format!("the evidence is missing (`{}`)", unknown.source)),
-                    );
-                }
-                Ok(false) => {}
-                Err(reason) => return (Outcome::Unknown, Some(reason)),
-            }
-        }
-        match Self::check(&context, &rule.fails) {
-            Ok(true) => (Outcome::Fail, Some(render(&rule.message, &doc, &rule.params))),
-            Ok(false) => (Outcome::Pass, None),
-            Err(reason) => (Outcome::Unknown, Some(reason)),
+            Ok(false) => {}
+            Err(reason) => return verdict(Outcome::Unknown, Some(reason)),
         }
     }
-
-    /// One rule on one resource.
-    #[must_use]
-    pub fn evaluate(&self, rule: &Rule, resource: &Resource) -> RuleResult {
-        let (outcome, message) = self.evaluate_doc(rule, &resource.doc);
-        RuleResult {
-            rule: rule.id.clone(),
-            kind: resource.kind,
-            resource: resource.id.to_string(),
-            name: resource.name.clone(),
-            outcome,
-            message,
-        }
-    }
-
-    /// Every rule on every resource of its kind.
-    #[must_use]
-    pub fn evaluate_all(&self, rules: &[Rule], inventory: &Inventory) -> Vec<RuleResult> {
-        let mut results = Vec::new();
-        for rule in rules {
-            for resource in inventory.resources(rule.kind) {
-                results.push(self.evaluate(rule, resource));
-            }
-        }
-        results
+    match check(context, &rule.fails) {
+        Ok(true) => verdict(Outcome::Fail, Some(render(&rule.message, roots, &rule.info.params))),
+        Ok(false) => Verdict::pass(),
+        Err(reason) => verdict(Outcome::Unknown, Some(reason)),
     }
 }
 
-/// Fills `{{r.path}}` and `{{params.name}}` placeholders.
-fn render(
+/// Fills `{{r.path}}`, `{{e.path}}`, `{{before.path}}`, `{{after.path}}`, `{{actor.path}}` and
+/// `{{params.name}}` placeholders; what is missing shows as `?`.
+pub(crate) fn render(
     template: &str,
-    doc: &Value,
+    roots: Roots<'_>,
     params: &std::collections::BTreeMap<String, Value>,
 ) -> String {
     let mut out = String::new();
@@ -211,15 +275,7 @@ fn render(
             out.push_str(&rest[start..]);
             return out;
         };
-        let path = rest[start + 2..start + end].trim();
-        let value = if let Some(path) = path.strip_prefix("r.") {
-            path.split('.').try_fold(doc, |v, key| v.get(key))
-        } else if let Some(name) = path.strip_prefix("params.") {
-            params.get(name)
-        } else {
-            None
-        };
-        match value {
+        match roots.get(rest[start + 2..start + end].trim(), params) {
             Some(Value::String(s)) => out.push_str(s),
             Some(other) => out.push_str(&other.to_string()),
             None => out.push('?'),
@@ -228,4 +284,35 @@ fn render(
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_prefixes() {
+        for (text, want) in [
+            ("10.0.0.0/8", 8),
+            ("0.0.0.0/0", 0),
+            ("1.2.3.4", 32),
+            ("::1", 128),
+            ("2001:db8::/32", 32),
+            ("x/y", -1),
+        ] {
+            assert_eq!(cidr_prefix(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn messages_fill_their_placeholders() {
+        let doc = serde_json::json!({"username": "ada", "n": 3, "mfa": {"configured": false}});
+        let params = [("days".to_owned(), Value::from(30))].into_iter().collect();
+        let text = render(
+            "{{r.username}} {{r.n}} {{r.mfa.configured}} {{params.days}} {{r.nope}} {{x",
+            Roots::of(&doc),
+            &params,
+        );
+        assert_eq!(text, "ada 3 false 30 ? {{x");
+    }
 }

@@ -1,29 +1,36 @@
-//! Jumpwatch's rule engine: security rules as data — TOML with CEL conditions — evaluated over a
-//! JumpCloud inventory, with three-valued outcomes (pass, fail, unknown when the evidence is
-//! missing) and a built-in JumpCloud pack.
+//! Jumpwatch's rule engine: security rules as data — TOML with CEL conditions — and in Rust,
+//! evaluated over a JumpCloud inventory, its changes and its audit events, with three-valued
+//! outcomes (pass, fail, unknown when the evidence is missing), findings with a lifecycle,
+//! suppressions, and outputs for people and tools (table, JSON, CSV, SARIF).
 //!
 //! ```
-//! use jumpwatch_rules::{Evaluator, Outcome, builtin};
+//! use jumpwatch_rules::{Engine, Input, Outcome};
 //! use serde_json::json;
 //!
-//! let rules = builtin()?;
-//! let rule = rules.iter().find(|r| r.id == "jc.user.passwordless_sudo").unwrap();
-//! let evaluator = Evaluator::new(chrono::Utc::now(), None);
-//! let (outcome, message) = evaluator.evaluate_doc(rule, &json!({"_id": "u1", "username": "ada", "passwordless_sudo": true}));
-//! assert_eq!(outcome, Outcome::Fail);
-//! assert!(message.unwrap().starts_with("ada can run"));
+//! let engine = Engine::builtin()?;
+//! let rule = engine.cel_rules().iter().find(|r| r.id == "jc.user.passwordless_sudo").unwrap();
+//! let input = Input::doc(json!({"_id": "u1", "username": "ada", "passwordless_sudo": true}));
+//! let verdict = engine.check(rule, &input, chrono::Utc::now());
+//! assert_eq!(verdict.outcome, Outcome::Fail);
+//! assert!(verdict.message.unwrap().starts_with("ada can run"));
 //! # Ok::<(), jumpwatch_rules::RuleError>(())
 //! ```
 //!
-//! This is the engine's first part: state rules, their loading and compilation (errors name the
-//! file and line), evaluation, and the first rules of the pack with their test cases. Findings,
-//! suppressions, change and event rules, outputs and the `jumpwatch audit` command come next.
+//! The pieces, one file each: [`rule`] (the [`Rule`] trait and what every rule says of itself),
+//! [`pack`] (rules as data), [`engine`] (evaluation), `relations` (the `rel` variable).
 
+pub mod engine;
 mod eval;
-mod rule;
+pub mod pack;
+mod relations;
+pub mod rule;
+mod value;
 
-pub use eval::{Evaluator, Outcome, RuleResult};
+pub use engine::{Engine, RuleResult, TestFailure};
+pub use pack::{
+    CelRule, Condition, FUNCTIONS, Input, RuleError, TestCase, builtin, load_pack, variables,
+};
 pub use rule::{
-    Condition, FUNCTIONS, References, Rule, RuleError, Severity, TestCase, VARIABLES, builtin,
-    load_pack,
+    DEFAULT_OPEN_FOR, Evidence, Outcome, References, Rule, RuleInfo, RuleType, Scope, Severity,
+    Subject, Verdict,
 };

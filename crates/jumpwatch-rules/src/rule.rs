@@ -1,35 +1,47 @@
-//! [`Rule`]: a security rule as data — TOML with CEL conditions — loaded and compiled once.
+//! [`Rule`]: what every rule is — data rules ([`CelRule`](crate::CelRule)) and rules written in
+//! Rust alike — and what it says of a subject ([`Verdict`]).
 //!
-//! ```toml
-//! [[rules]]
-//! id = "jc.user.passwordless_sudo"
-//! title = "User has passwordless sudo"
-//! severity = "high"
-//! kind = "user"
-//! applies = "!has(r.suspended) || r.suspended != true"
-//! fails = "has(r.passwordless_sudo) && r.passwordless_sudo == true"
-//! message = "{{r.username}} can run sudo without a password on every device they are bound to"
-//! rationale = "..."
-//! remediation = "..."
-//! references = { cis = ["5.4"], soc2 = ["CC6.1"], iso27001 = ["A.8.2"] }
+//! A native rule implements [`Rule`] and joins the [`Engine`](crate::Engine) beside the pack:
 //!
-//! [[rules.tests]]
-//! expect = "fail"
-//! doc = '''{"_id": "u1", "username": "ada", "passwordless_sudo": true}'''
+//! ```
+//! use jumpwatch_model::{ResourceKind};
+//! use jumpwatch_rules::{Engine, Outcome, Rule, RuleInfo, Scope, Severity, Subject, Verdict};
+//!
+//! /// Usernames must be lower case (a house rule).
+//! #[derive(Debug)]
+//! struct LowerCaseUsernames(RuleInfo);
+//!
+//! impl Rule for LowerCaseUsernames {
+//!     fn info(&self) -> &RuleInfo {
+//!         &self.0
+//!     }
+//!
+//!     fn evaluate(&self, subject: Subject<'_>, _scope: &Scope<'_>) -> Verdict {
+//!         let Subject::Resource(user) = subject else { return Verdict::not_applicable() };
+//!         match user.doc.get("username").and_then(|v| v.as_str()) {
+//!             None => Verdict::unknown("the user has no username"),
+//!             Some(name) if name == name.to_lowercase() => Verdict::pass(),
+//!             Some(name) => Verdict::fail(format!("{name} is not lower case"))
+//!                 .with_evidence("username", Some(name.into())),
+//!         }
+//!     }
+//! }
+//!
+//! let mut engine = Engine::new();
+//! let info = RuleInfo::new("acme.user.lowercase", "Username not lower case", Severity::Low, ResourceKind::User);
+//! engine.add_native(std::sync::Arc::new(LowerCaseUsernames(info)))?;
+//! # Ok::<(), jumpwatch_rules::RuleError>(())
 //! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Range;
-use std::sync::Arc;
 
-use cel::{Env, Program};
-use jumpwatch_model::ResourceKind;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use jumpwatch_changes::ChangeEvent;
+use jumpwatch_model::event::DirectoryEvent;
+use jumpwatch_model::{Inventory, Resource, ResourceKind};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use toml::Spanned;
-
-use crate::eval::Outcome;
 
 /// How bad a failure is.
 #[derive(
@@ -47,6 +59,21 @@ pub enum Severity {
     High,
     /// Critical.
     Critical,
+}
+
+impl Severity {
+    /// Every severity, from the lowest.
+    pub const ALL: [Self; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|s| s.to_string().eq_ignore_ascii_case(text.trim())).ok_or_else(
+            || format!("{text:?} is not a severity (info, low, medium, high, critical)"),
+        )
+    }
 }
 
 impl fmt::Display for Severity {
@@ -77,321 +104,263 @@ pub struct References {
     pub iso27001: Vec<String>,
 }
 
-/// A test case of a rule: a document and the outcome it must give.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct TestCase {
-    /// What it shows.
-    pub name: String,
-    /// The outcome it must give.
-    pub expect: Outcome,
-    /// The resource document.
-    pub doc: Value,
-    /// The organization's document, when the rule reads it.
-    pub org: Option<Value>,
-}
-
-/// A CEL condition, compiled.
-#[derive(Clone)]
-pub struct Condition {
-    /// The expression as written.
-    pub source: String,
-    pub(crate) program: Arc<Program>,
-}
-
-impl fmt::Debug for Condition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Condition").field(&self.source).finish()
+impl References {
+    /// The frameworks, by name, with the controls the rule supports in each.
+    #[must_use]
+    pub fn frameworks(&self) -> [(&'static str, &[String]); 3] {
+        [("cis", &self.cis), ("soc2", &self.soc2), ("iso27001", &self.iso27001)]
     }
 }
 
-/// A rule, loaded and compiled.
-#[derive(Debug, Clone)]
+/// What a rule judges.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleType {
+    /// A resource as it is now, with its relations.
+    State,
+    /// A change of a resource between two polls.
+    Change,
+    /// A Directory Insights event.
+    Event,
+}
+
+impl fmt::Display for RuleType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::State => "state",
+            Self::Change => "change",
+            Self::Event => "event",
+        })
+    }
+}
+
+/// What every rule says of itself, whether written as data or in Rust.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
-pub struct Rule {
-    /// A stable id (`jc.user.passwordless_sudo`).
+pub struct RuleInfo {
+    /// A stable id (`jc.user.passwordless_sudo`): findings are keyed by it.
     pub id: String,
     /// A short title.
     pub title: String,
     /// How bad a failure is.
     pub severity: Severity,
-    /// The kind of resource it judges.
-    pub kind: ResourceKind,
-    /// When it applies (default: always).
-    pub applies: Option<Condition>,
-    /// When the resource fails.
-    pub fails: Condition,
-    /// When the evidence is missing (a device that never reported): the outcome is unknown.
-    pub unknown: Option<Condition>,
-    /// The finding's message, with `{{r.path}}` and `{{params.name}}` placeholders.
-    pub message: String,
+    /// What it judges.
+    #[serde(rename = "type")]
+    pub rule_type: RuleType,
+    /// The kind of resource it judges (`None` for event rules).
+    pub kind: Option<ResourceKind>,
     /// Why it matters.
     pub rationale: String,
     /// How to fix it.
     pub remediation: String,
-    /// Parameters with their defaults (thresholds).
+    /// Parameters with their values (thresholds).
     pub params: BTreeMap<String, Value>,
     /// Compliance mappings.
     pub references: References,
-    /// Its test cases.
-    pub tests: Vec<TestCase>,
-    /// Where it was loaded from (`file:line`).
+    /// How long a finding of a change or event rule stays open after it last fired.
+    #[serde(skip)]
+    pub open_for: chrono::Duration,
+    /// Where it was defined (`file:line`, or the Rust type).
     pub source: String,
 }
 
-/// A rule file could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
-pub struct RuleError {
-    /// The file.
-    pub file: String,
-    /// The line (1-based).
-    pub line: usize,
-    /// What is wrong (the rule's id and the expression's error, when it is one).
-    pub message: String,
+impl RuleInfo {
+    /// A state rule's description, to build a native rule with.
+    #[must_use]
+    pub fn new(id: &str, title: &str, severity: Severity, kind: ResourceKind) -> Self {
+        Self {
+            id: id.to_owned(),
+            title: title.to_owned(),
+            severity,
+            rule_type: RuleType::State,
+            kind: Some(kind),
+            rationale: String::new(),
+            remediation: String::new(),
+            params: BTreeMap::new(),
+            references: References::default(),
+            open_for: DEFAULT_OPEN_FOR,
+            source: String::new(),
+        }
+    }
+
+    /// With a rationale.
+    #[must_use]
+    pub fn rationale(mut self, text: &str) -> Self {
+        self.rationale = text.to_owned();
+        self
+    }
+
+    /// With a remediation.
+    #[must_use]
+    pub fn remediation(mut self, text: &str) -> Self {
+        self.remediation = text.to_owned();
+        self
+    }
+
+    /// With compliance mappings.
+    #[must_use]
+    pub fn references(mut self, references: References) -> Self {
+        self.references = references;
+        self
+    }
+
+    /// A change rule on `kind` or an event rule (`kind` `None`), instead of a state rule.
+    #[must_use]
+    pub fn rule_type(mut self, rule_type: RuleType, kind: Option<ResourceKind>) -> Self {
+        self.rule_type = rule_type;
+        self.kind = kind;
+        self
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPack {
-    rules: Vec<Spanned<RawRule>>,
+/// How long a change or event finding stays open by default.
+pub const DEFAULT_OPEN_FOR: chrono::Duration = chrono::Duration::days(7);
+
+/// The outcome of one rule on one subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The subject meets the rule.
+    Pass,
+    /// It does not.
+    Fail,
+    /// The evidence is missing.
+    Unknown,
+    /// The rule does not apply to it.
+    NotApplicable,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    id: String,
-    title: String,
-    severity: Severity,
-    kind: Spanned<String>,
-    #[serde(default, rename = "type")]
-    rule_type: Option<Spanned<String>>,
-    applies: Option<Spanned<String>>,
-    fails: Spanned<String>,
-    unknown: Option<Spanned<String>>,
-    message: String,
-    rationale: String,
-    remediation: String,
-    #[serde(default)]
-    params: toml::Table,
-    #[serde(default)]
-    references: References,
-    #[serde(default)]
-    tests: Vec<Spanned<RawTest>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTest {
-    #[serde(default)]
-    name: Option<String>,
-    expect: String,
-    doc: String,
-    org: Option<String>,
-}
-
-/// The variables a condition may read.
-pub const VARIABLES: &[&str] = &["r", "params", "now", "org"];
-
-/// The functions Jumpwatch adds to CEL (see `docs/rules.md`).
-pub const FUNCTIONS: &[&str] = &["age", "days", "hours", "lower", "cidr_prefix"];
-
-fn line_of(text: &str, span: Range<usize>) -> usize {
-    text.get(..span.start).map_or(1, |before| before.matches('\n').count() + 1)
-}
-
-fn toml_to_json(value: toml::Value) -> Value {
-    match value {
-        toml::Value::String(s) => Value::String(s),
-        toml::Value::Integer(i) => Value::from(i),
-        toml::Value::Float(f) => Value::from(f),
-        toml::Value::Boolean(b) => Value::Bool(b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(items) => Value::Array(items.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(table) => {
-            Value::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+impl Outcome {
+    /// `pass`, `fail`, `unknown` or `not_applicable`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Unknown => "unknown",
+            Self::NotApplicable => "not_applicable",
         }
     }
 }
 
-/// Loads the rules of one pack file. `file` names it in errors.
-pub fn load_pack(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
-    let error = |span: Option<Range<usize>>, message: String| RuleError {
-        file: file.to_owned(),
-        line: span.map_or(1, |s| line_of(text, s)),
-        message,
-    };
-    let pack: RawPack =
-        toml::from_str(text).map_err(|e| error(e.span(), e.message().to_owned()))?;
-    let env = Env::stdlib();
-    let mut rules = Vec::new();
-    for spanned in pack.rules {
-        let rule_line = line_of(text, spanned.span());
-        let raw = spanned.into_inner();
-        let id = raw.id.clone();
-        let kind = raw
-            .kind
-            .get_ref()
-            .parse::<ResourceKind>()
-            .map_err(|e| error(Some(raw.kind.span()), format!("{id}: {e}")))?;
-        if let Some(rule_type) = &raw.rule_type
-            && rule_type.get_ref() != "state"
-        {
-            return Err(error(
-                Some(rule_type.span()),
-                format!("{id}: only `state` rules are supported so far"),
-            ));
-        }
-        let params: BTreeMap<String, Value> =
-            raw.params.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect();
-        let compile = |field: &str, source: &Spanned<String>| -> Result<Condition, RuleError> {
-            let text_of = source.get_ref();
-            let program = env.compile(text_of).map_err(|e| {
-                error(Some(source.span()), format!("{id}: `{field}` does not parse: {e}"))
-            })?;
-            let references = program.references();
-            let bound = macro_variables(text_of);
-            for variable in references.variables() {
-                if !VARIABLES.contains(&variable) && !bound.iter().any(|b| b == variable) {
-                    return Err(error(
-                        Some(source.span()),
-                        format!(
-                            "{id}: `{field}` reads `{variable}`, which is not a variable (use {})",
-                            VARIABLES.join(", ")
-                        ),
-                    ));
-                }
-            }
-            for name in params_used(text_of) {
-                if !params.contains_key(&name) {
-                    return Err(error(
-                        Some(source.span()),
-                        format!(
-                            "{id}: `{field}` reads params.{name}, which the rule does not declare"
-                        ),
-                    ));
-                }
-            }
-            Ok(Condition { source: text_of.clone(), program: Arc::new(program) })
-        };
-        let applies = raw.applies.as_ref().map(|s| compile("applies", s)).transpose()?;
-        let fails = compile("fails", &raw.fails)?;
-        let unknown = raw.unknown.as_ref().map(|s| compile("unknown", s)).transpose()?;
-        let mut tests = Vec::new();
-        for (index, test) in raw.tests.into_iter().enumerate() {
-            let span = test.span();
-            let test = test.into_inner();
-            let expect = match test.expect.as_str() {
-                "pass" => Outcome::Pass,
-                "fail" => Outcome::Fail,
-                "unknown" => Outcome::Unknown,
-                "not_applicable" => Outcome::NotApplicable,
-                other => {
-                    return Err(error(
-                        Some(span),
-                        format!(
-                            "{id}: test {index}: `expect` is {other:?}, not pass, fail, unknown or not_applicable"
-                        ),
-                    ));
-                }
-            };
-            let parse = |text: &str| -> Result<Value, RuleError> {
-                serde_json::from_str(text).map_err(|e| {
-                    error(
-                        Some(span.clone()),
-                        format!("{id}: test {index}: the document is not JSON: {e}"),
-                    )
-                })
-            };
-            tests.push(TestCase {
-                name: test.name.unwrap_or_else(|| format!("test {index}")),
-                expect,
-                doc: parse(&test.doc)?,
-                org: test.org.as_deref().map(parse).transpose()?,
-            });
-        }
-        rules.push(Rule {
-            id: raw.id,
-            title: raw.title,
-            severity: raw.severity,
-            kind,
-            applies,
-            fails,
-            unknown,
-            message: raw.message,
-            rationale: raw.rationale,
-            remediation: raw.remediation,
-            params,
-            references: raw.references,
-            tests,
-            source: format!("{file}:{rule_line}"),
-        });
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
-    let mut ids = std::collections::BTreeSet::new();
-    for rule in &rules {
-        if !ids.insert(&rule.id) {
-            return Err(RuleError {
-                file: file.to_owned(),
-                line: 1,
-                message: format!("{}: defined twice", rule.id),
-            });
-        }
-    }
-    Ok(rules)
 }
 
-/// The variables comprehension macros bind (`r.ips.exists(ip, ...)` binds `ip`).
-fn macro_variables(source: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for name in ["exists_one(", "exists(", "all(", "map(", "filter("] {
-        let mut rest = source;
-        while let Some(at) = rest.find(name) {
-            let after = &rest[at + name.len()..];
-            let variable: String = after
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !variable.is_empty()
-                && after.trim_start()[variable.len()..].trim_start().starts_with(',')
-            {
-                out.push(variable);
-            }
-            rest = after;
+impl std::str::FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "pass" => Ok(Self::Pass),
+            "fail" => Ok(Self::Fail),
+            "unknown" => Ok(Self::Unknown),
+            "not_applicable" => Ok(Self::NotApplicable),
+            other => Err(format!("{other:?} is not pass, fail, unknown or not_applicable")),
         }
     }
-    out
 }
 
-/// The names read as `params.<name>` in an expression.
-fn params_used(source: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = source;
-    while let Some(at) = rest.find("params.") {
-        let before_ok = at == 0
-            || !rest[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        let after = &rest[at + "params.".len()..];
-        let name: String =
-            after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if before_ok && !name.is_empty() && !out.contains(&name) {
-            out.push(name.clone());
-        }
-        rest = &after[name.len()..];
-    }
-    out
+/// A value that decided an outcome: a path of the subject and what was there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The path (`mfa.configured`).
+    pub path: String,
+    /// Its value; `None` when the subject does not have it.
+    pub value: Option<Value>,
 }
 
-/// The built-in JumpCloud pack.
-pub fn builtin() -> Result<Vec<Rule>, RuleError> {
-    const PACKS: &[(&str, &str)] = &[
-        ("pack/users.toml", include_str!("../pack/users.toml")),
-        ("pack/systems.toml", include_str!("../pack/systems.toml")),
-        ("pack/organization.toml", include_str!("../pack/organization.toml")),
-        ("pack/access.toml", include_str!("../pack/access.toml")),
-    ];
-    let mut rules = Vec::new();
-    for (file, text) in PACKS {
-        rules.extend(load_pack(file, text)?);
+/// What a rule says of one subject.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Verdict {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The message of a failure; the reason of an unknown.
+    pub message: Option<String>,
+    /// The values that decided it.
+    pub evidence: Vec<Evidence>,
+}
+
+impl Verdict {
+    /// The subject meets the rule.
+    #[must_use]
+    pub const fn pass() -> Self {
+        Self { outcome: Outcome::Pass, message: None, evidence: Vec::new() }
     }
-    Ok(rules)
+
+    /// The subject fails the rule.
+    #[must_use]
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self { outcome: Outcome::Fail, message: Some(message.into()), evidence: Vec::new() }
+    }
+
+    /// The evidence is missing.
+    #[must_use]
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Self { outcome: Outcome::Unknown, message: Some(reason.into()), evidence: Vec::new() }
+    }
+
+    /// The rule does not apply.
+    #[must_use]
+    pub const fn not_applicable() -> Self {
+        Self { outcome: Outcome::NotApplicable, message: None, evidence: Vec::new() }
+    }
+
+    /// With a piece of evidence.
+    #[must_use]
+    pub fn with_evidence(mut self, path: &str, value: Option<Value>) -> Self {
+        self.evidence.push(Evidence { path: path.to_owned(), value });
+        self
+    }
+}
+
+/// What a rule judges.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A resource as it is now (state rules).
+    Resource(&'a Resource),
+    /// A change between two polls (change rules).
+    Change(&'a ChangeEvent),
+    /// A Directory Insights event (event rules).
+    Event(&'a DirectoryEvent),
+}
+
+/// What a rule may look at besides its subject.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Scope<'a> {
+    /// The tenant's inventory (relations, other resources).
+    pub inventory: Option<&'a Inventory>,
+    /// The instant of the evaluation.
+    pub now: DateTime<Utc>,
+    /// The organization's document, when known.
+    pub org: Option<&'a Value>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope at `now`, over an inventory.
+    #[must_use]
+    pub const fn new(
+        now: DateTime<Utc>,
+        inventory: Option<&'a Inventory>,
+        org: Option<&'a Value>,
+    ) -> Self {
+        Self { inventory, now, org }
+    }
+}
+
+/// A rule: something that judges subjects of one type (and kind) and says why.
+///
+/// The pack's rules are [`CelRule`](crate::CelRule)s; implement this trait to write one in Rust.
+pub trait Rule: Send + Sync + fmt::Debug {
+    /// What the rule is.
+    fn info(&self) -> &RuleInfo;
+
+    /// Judges one subject. Called only with subjects of the rule's type and kind.
+    fn evaluate(&self, subject: Subject<'_>, scope: &Scope<'_>) -> Verdict;
 }

@@ -1,0 +1,553 @@
+//! The [`Engine`]: a set of rules — the pack's, the user's, native ones — and their evaluation
+//! over an inventory (state rules), the changes of a poll (change rules) and Directory Insights
+//! events (event rules).
+//!
+//! A state evaluation converts each resource's document into a CEL value once, and builds its
+//! relations (`rel`) only when a rule of its kind reads them; every rule of the kind then judges
+//! that one value.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cel::{Context, Env};
+use chrono::{DateTime, Utc};
+use jumpwatch_changes::diff::{ArrayRules, diff_documents};
+use jumpwatch_changes::{ChangeEvent, ChangeOp};
+use jumpwatch_model::event::DirectoryEvent;
+use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::eval::{
+    ChangeView, Roots, add_change_functions, change_val, judge, null_val, root_context,
+};
+use crate::pack::{CelRule, Input, RuleError, builtin, load_pack};
+use crate::relations::{Docs, Relations};
+use crate::rule::{Evidence, Outcome, Rule, RuleInfo, RuleType, Scope, Severity, Subject, Verdict};
+use crate::value::{cel_map, cel_val};
+
+/// One rule's verdict on one subject.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RuleResult {
+    /// The rule.
+    pub rule: String,
+    /// The rule's type.
+    pub rule_type: RuleType,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The subject's kind (`None` for a Directory Insights event).
+    pub kind: Option<ResourceKind>,
+    /// The subject's id: the resource's; for an event, the resource it names, else who did it.
+    pub resource: String,
+    /// The subject's name.
+    pub name: Option<String>,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The message of a failure; the reason of an unknown.
+    pub message: Option<String>,
+    /// The values that decided it.
+    pub evidence: Vec<Evidence>,
+}
+
+impl RuleResult {
+    fn new(
+        info: &RuleInfo,
+        kind: Option<ResourceKind>,
+        resource: String,
+        name: Option<String>,
+        verdict: Verdict,
+    ) -> Self {
+        Self {
+            rule: info.id.clone(),
+            rule_type: info.rule_type,
+            severity: info.severity,
+            kind,
+            resource,
+            name,
+            outcome: verdict.outcome,
+            message: verdict.message,
+            evidence: verdict.evidence,
+        }
+    }
+}
+
+/// A rule's test case that did not give the outcome it expects.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TestFailure {
+    /// The rule.
+    pub rule: String,
+    /// The test case's name.
+    pub test: String,
+    /// Where it is defined.
+    pub source: String,
+    /// What it expects.
+    pub expected: Outcome,
+    /// What the rule gave.
+    pub got: Outcome,
+    /// The rule's message or reason.
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for TestFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} / {}: expected {}, got {}",
+            self.source, self.rule, self.test, self.expected, self.got
+        )?;
+        if let Some(message) = &self.message {
+            write!(f, " ({message})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Rules, ready to evaluate.
+pub struct Engine {
+    cel: Vec<CelRule>,
+    native: Vec<Arc<dyn Rule>>,
+    env: Arc<Env>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules", &self.cel.len())
+            .field("native", &self.native.len())
+            .finish()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine without rules.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { cel: Vec::new(), native: Vec::new(), env: Arc::new(Env::stdlib()) }
+    }
+
+    /// An engine with the built-in JumpCloud pack.
+    pub fn builtin() -> Result<Self, RuleError> {
+        let mut engine = Self::new();
+        engine.add_rules(builtin()?)?;
+        Ok(engine)
+    }
+
+    fn refuse_duplicate(&self, id: &str, source: &str) -> Result<(), RuleError> {
+        if let Some(existing) = self.rules().find(|r| r.id == id) {
+            let (file, line) = split_source(source);
+            return Err(RuleError {
+                file,
+                line,
+                message: format!("{id}: already defined at {}", existing.source),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds data rules; an id already known is refused.
+    pub fn add_rules(&mut self, rules: Vec<CelRule>) -> Result<(), RuleError> {
+        for rule in &rules {
+            self.refuse_duplicate(&rule.info.id, &rule.info.source)?;
+        }
+        self.cel.extend(rules);
+        Ok(())
+    }
+
+    /// Loads and adds the rules of a pack file's text (`file` names it in errors).
+    pub fn add_pack(&mut self, file: &str, text: &str) -> Result<(), RuleError> {
+        self.add_rules(load_pack(file, text)?)
+    }
+
+    /// Loads every `*.toml` file of a directory (in name order) or a single file. Returns how many
+    /// rules were added.
+    pub fn load_path(&mut self, path: &Path) -> Result<usize, RuleError> {
+        let unreadable = |path: &Path, e: std::io::Error| RuleError {
+            file: path.display().to_string(),
+            line: 1,
+            message: format!("cannot be read: {e}"),
+        };
+        let files = if path.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(path)
+                .map_err(|e| unreadable(path, e))?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            files.sort();
+            files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        let before = self.cel.len();
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|e| unreadable(&file, e))?;
+            self.add_pack(&file.display().to_string(), &text)?;
+        }
+        Ok(self.cel.len() - before)
+    }
+
+    /// Adds a rule written in Rust.
+    pub fn add_native(&mut self, rule: Arc<dyn Rule>) -> Result<(), RuleError> {
+        let info = rule.info();
+        self.refuse_duplicate(&info.id, &info.source)?;
+        if info.rule_type != RuleType::Event && info.kind.is_none() {
+            return Err(RuleError {
+                file: info.source.clone(),
+                line: 1,
+                message: format!("{}: a {} rule names the kind it judges", info.id, info.rule_type),
+            });
+        }
+        self.native.push(rule);
+        Ok(())
+    }
+
+    /// Sets a parameter of a data rule (a threshold from the configuration). The rule must declare
+    /// it, and the new value must be of the same type as the default.
+    pub fn set_param(&mut self, rule: &str, name: &str, value: Value) -> Result<(), String> {
+        let found = self
+            .cel
+            .iter_mut()
+            .find(|r| r.info.id == rule)
+            .ok_or_else(|| format!("no rule {rule}"))?;
+        let current = found
+            .info
+            .params
+            .get_mut(name)
+            .ok_or_else(|| format!("{rule} has no parameter {name:?}"))?;
+        let same_type = std::mem::discriminant(current) == std::mem::discriminant(&value)
+            && (current.is_f64() == value.is_f64());
+        if !same_type {
+            return Err(format!(
+                "{rule}.{name} is {current}, so {value} is not a value of its type"
+            ));
+        }
+        *current = value;
+        Ok(())
+    }
+
+    /// Drops a rule (one turned off in the configuration). Returns whether it was there.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let before = self.cel.len() + self.native.len();
+        self.cel.retain(|r| r.info.id != id);
+        self.native.retain(|r| r.info().id != id);
+        before != self.cel.len() + self.native.len()
+    }
+
+    /// Every rule, data rules first.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleInfo> {
+        self.cel.iter().map(|r| &r.info).chain(self.native.iter().map(|r| r.info()))
+    }
+
+    /// A rule by id.
+    #[must_use]
+    pub fn rule(&self, id: &str) -> Option<&RuleInfo> {
+        self.rules().find(|r| r.id == id)
+    }
+
+    /// The data rules.
+    #[must_use]
+    pub fn cel_rules(&self) -> &[CelRule] {
+        &self.cel
+    }
+
+    /// How many rules there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.cel.len() + self.native.len()
+    }
+
+    /// Whether there is none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs every data rule's test cases; returns the ones that fail.
+    #[must_use]
+    pub fn test(&self, now: DateTime<Utc>) -> Vec<TestFailure> {
+        let mut failures = Vec::new();
+        for rule in &self.cel {
+            for case in &rule.tests {
+                let verdict = self.check(rule, &case.input, now);
+                if verdict.outcome != case.expect {
+                    failures.push(TestFailure {
+                        rule: rule.info.id.clone(),
+                        test: case.name.clone(),
+                        source: case.source.clone(),
+                        expected: case.expect,
+                        got: verdict.outcome,
+                        message: verdict.message,
+                    });
+                }
+            }
+        }
+        failures
+    }
+
+    /// One data rule on an input given as JSON (what a test case does).
+    #[must_use]
+    pub fn check(&self, rule: &CelRule, input: &Input, now: DateTime<Utc>) -> Verdict {
+        let root = root_context(&self.env, now, input.org.as_ref());
+        let empty = Value::Object(serde_json::Map::new());
+        let rel = input.rel.as_ref().unwrap_or(&empty);
+        match rule.info.rule_type {
+            RuleType::State => {
+                let mut doc = input.doc.clone();
+                if let Some(kind) = rule.info.kind {
+                    Normalizer::for_kind(kind).redact(&mut doc);
+                }
+                let mut scope = root.new_inner_scope();
+                scope.add_variable_as_val("r", cel_val(&doc));
+                scope.add_variable_as_val("rel", cel_val(rel));
+                judge(rule, &scope, Roots::of(&doc))
+            }
+            RuleType::Change => {
+                let after = Some(&input.doc).filter(|d| !d.is_null());
+                let before = input.before.as_ref();
+                let changes = match (before, after, rule.info.kind) {
+                    (Some(before), Some(after), Some(kind)) => {
+                        diff_documents(before, after, &ArrayRules::for_kind(kind))
+                    }
+                    _ => Vec::new(),
+                };
+                let op = match (before, after) {
+                    (None, _) => ChangeOp::Created,
+                    (Some(_), None) => ChangeOp::Deleted,
+                    (Some(_), Some(_)) => ChangeOp::Updated,
+                };
+                let view = ChangeView {
+                    op: op.as_str(),
+                    changes: &changes,
+                    before,
+                    after,
+                    actor: input.actor.as_ref(),
+                };
+                judge_change(&self.env, rule, &view, cel_val(rel), now, input.org.as_ref())
+            }
+            RuleType::Event => {
+                let mut scope = root.new_inner_scope();
+                scope.add_variable_as_val("e", cel_val(&input.doc));
+                judge(rule, &scope, Roots::of(&input.doc))
+            }
+        }
+    }
+
+    /// The state rules over every resource of their kinds.
+    #[must_use]
+    pub fn evaluate_state(&self, inventory: &Inventory, now: DateTime<Utc>) -> Vec<RuleResult> {
+        let docs = Docs::new(inventory);
+        let relations = Relations::new(&docs);
+        let org_resource = inventory.resources(ResourceKind::Organization).next();
+        let org = org_resource.map(|o| docs.doc(o));
+        let root = root_context(&self.env, now, org);
+        let scope = Scope::new(now, Some(inventory), org);
+        let mut results = Vec::new();
+        for kind in inventory.kinds() {
+            let rules: Vec<&CelRule> = self
+                .cel
+                .iter()
+                .filter(|r| r.info.rule_type == RuleType::State && r.info.kind == Some(kind))
+                .collect();
+            let native: Vec<&Arc<dyn Rule>> = self
+                .native
+                .iter()
+                .filter(|r| r.info().rule_type == RuleType::State && r.info().kind == Some(kind))
+                .collect();
+            if rules.is_empty() && native.is_empty() {
+                continue;
+            }
+            let reads_relations = rules.iter().any(|r| r.reads_relations);
+            for resource in inventory.resources(kind) {
+                let doc = docs.doc(resource);
+                let mut context = root.new_inner_scope();
+                context.add_variable_as_val("r", cel_val(doc));
+                if reads_relations {
+                    context.add_variable_as_val("rel", relations.of(resource));
+                }
+                let result = |info: &RuleInfo, verdict| {
+                    RuleResult::new(
+                        info,
+                        Some(kind),
+                        resource.id.to_string(),
+                        resource.name.clone(),
+                        verdict,
+                    )
+                };
+                for rule in &rules {
+                    results.push(result(&rule.info, judge(rule, &context, Roots::of(doc))));
+                }
+                for rule in &native {
+                    results.push(result(
+                        rule.info(),
+                        rule.evaluate(Subject::Resource(resource), &scope),
+                    ));
+                }
+            }
+        }
+        results
+    }
+
+    /// The change rules over the changes of a poll; `inventory` is the snapshot after it.
+    #[must_use]
+    pub fn evaluate_changes(
+        &self,
+        events: &[ChangeEvent],
+        inventory: &Inventory,
+        now: DateTime<Utc>,
+    ) -> Vec<RuleResult> {
+        let docs = Docs::new(inventory);
+        let relations = Relations::new(&docs);
+        let org = inventory.resources(ResourceKind::Organization).next().map(|o| docs.doc(o));
+        let scope = Scope::new(now, Some(inventory), org);
+        let mut results = Vec::new();
+        for event in events {
+            let of_kind = |info: &RuleInfo| {
+                info.rule_type == RuleType::Change && info.kind == Some(event.kind)
+            };
+            let rules: Vec<&CelRule> = self.cel.iter().filter(|r| of_kind(&r.info)).collect();
+            let native: Vec<&Arc<dyn Rule>> =
+                self.native.iter().filter(|r| of_kind(r.info())).collect();
+            if rules.is_empty() && native.is_empty() {
+                continue;
+            }
+            let actor = event.actor.as_ref().and_then(|a| serde_json::to_value(a).ok());
+            let view = ChangeView {
+                op: event.op.as_str(),
+                changes: &event.changes,
+                before: event.before.as_ref(),
+                after: event.after.as_ref(),
+                actor: actor.as_ref(),
+            };
+            // A deleted resource is not in the inventory: its relations come from its last document.
+            let gone;
+            let resource = match inventory.get(event.kind, &event.resource_id) {
+                Some(resource) => Some(resource),
+                None => {
+                    gone = event.before.clone().and_then(|doc| match &event.parent {
+                        Some(parent) => {
+                            Resource::from_child_doc(event.kind, parent.clone(), doc).ok()
+                        }
+                        None => Resource::from_doc(event.kind, doc).ok(),
+                    });
+                    gone.as_ref()
+                }
+            };
+            let result = |info: &RuleInfo, verdict| {
+                RuleResult::new(
+                    info,
+                    Some(event.kind),
+                    event.resource_id.to_string(),
+                    event.name.clone(),
+                    verdict,
+                )
+            };
+            for rule in rules {
+                let rel = match resource {
+                    Some(resource) if rule.reads_relations => relations.of(resource),
+                    _ => Box::new(cel_map(std::iter::empty())),
+                };
+                results
+                    .push(result(&rule.info, judge_change(&self.env, rule, &view, rel, now, org)));
+            }
+            for rule in native {
+                results.push(result(rule.info(), rule.evaluate(Subject::Change(event), &scope)));
+            }
+        }
+        results
+    }
+
+    /// The event rules over Directory Insights events.
+    #[must_use]
+    pub fn evaluate_events(
+        &self,
+        events: &[DirectoryEvent],
+        inventory: Option<&Inventory>,
+        now: DateTime<Utc>,
+    ) -> Vec<RuleResult> {
+        let org =
+            inventory.and_then(|i| i.resources(ResourceKind::Organization).next()).map(|o| &o.doc);
+        let rules: Vec<&CelRule> =
+            self.cel.iter().filter(|r| r.info.rule_type == RuleType::Event).collect();
+        let native: Vec<&Arc<dyn Rule>> =
+            self.native.iter().filter(|r| r.info().rule_type == RuleType::Event).collect();
+        let root = root_context(&self.env, now, org);
+        let scope = Scope::new(now, inventory, org);
+        let mut results = Vec::new();
+        for event in events {
+            let mut context = root.new_inner_scope();
+            context.add_variable_as_val("e", cel_val(&event.raw));
+            let (id, name) = event_subject(event);
+            let result = |info: &RuleInfo, verdict| {
+                RuleResult::new(info, None, id.clone(), name.clone(), verdict)
+            };
+            for rule in &rules {
+                results.push(result(&rule.info, judge(rule, &context, Roots::of(&event.raw))));
+            }
+            for rule in &native {
+                results.push(result(rule.info(), rule.evaluate(Subject::Event(event), &scope)));
+            }
+        }
+        results
+    }
+}
+
+/// What an event is about: the resource it names, else who did it, else the event itself.
+fn event_subject(event: &DirectoryEvent) -> (String, Option<String>) {
+    if let Some(resource) = &event.resource
+        && let Some(id) = &resource.id
+    {
+        return (id.clone(), resource.name.clone());
+    }
+    if let Some(initiator) = &event.initiated_by
+        && let Some(id) = initiator.id.as_ref().or(initiator.email.as_ref())
+    {
+        return (id.clone(), initiator.email.clone());
+    }
+    (event.id.clone().unwrap_or_else(|| "event".to_owned()), event.event_type.clone())
+}
+
+/// One change rule on one change.
+fn judge_change<'v>(
+    env: &Arc<Env>,
+    rule: &CelRule,
+    view: &ChangeView<'v>,
+    rel: Box<dyn cel::common::value::Val + 'v>,
+    now: DateTime<Utc>,
+    org: Option<&'v Value>,
+) -> Verdict {
+    let mut root: Context<'v, 'v> = root_context(env, now, org);
+    add_change_functions(&mut root, view);
+    let subject = view.after.or(view.before);
+    let empty = Value::Null;
+    let value = |doc: Option<&'v Value>| doc.map_or_else(null_val, cel_val);
+    root.add_variable_as_val("r", value(subject));
+    root.add_variable_as_val("before", value(view.before));
+    root.add_variable_as_val("after", value(view.after));
+    root.add_variable_as_val("actor", value(view.actor));
+    root.add_variable_as_val("change", change_val(view));
+    root.add_variable_as_val("rel", rel);
+    let roots = Roots {
+        subject: subject.unwrap_or(&empty),
+        before: view.before,
+        after: view.after,
+        actor: view.actor,
+    };
+    judge(rule, &root, roots)
+}
+
+fn split_source(source: &str) -> (String, usize) {
+    match source.rsplit_once(':') {
+        Some((file, line)) if line.parse::<usize>().is_ok() => {
+            (file.to_owned(), line.parse().unwrap_or(1))
+        }
+        _ => (source.to_owned(), 1),
+    }
+}
