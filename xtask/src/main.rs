@@ -1,7 +1,7 @@
 //! Jumpwatch's project automation, run as `cargo xtask <command>`.
 //!
 //! - `codegen [--check]`: the resource catalog → `jumpwatch-model`'s generated Rust and
-//!   `docs/resources.md`.
+//!   `docs/resources.md`; the built-in rule pack → the table of `docs/rules.md`.
 //! - `fixtures [--check]`: the simulator's committed fixture tenant
 //!   (`crates/jumpwatch-sim/fixtures/small/`).
 

@@ -44,5 +44,5 @@ pub mod store;
 pub use collector::{Collection, Collector, KindReport, KindStatus};
 pub use event::{Actor, ChangeEvent, ChangeOp, FieldChange, FieldOp, FieldPath, Segment};
 pub use policy::PollPolicy;
-pub use poll::{PollError, PollOutcome, Poller};
+pub use poll::{PollError, PollOutcome, Poller, PreparedPoll};
 pub use store::{InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};

@@ -69,6 +69,48 @@ impl PollOutcome {
     }
 }
 
+/// A poll collected and diffed, not yet committed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PreparedPoll {
+    /// What to commit.
+    pub commit: PollCommit,
+    /// The kinds seen for the first time (their resources are a baseline, not creations).
+    pub baselines: Vec<ResourceKind>,
+}
+
+impl PreparedPoll {
+    /// The poll's outcome, once committed; `seqs` are the events' sequence numbers.
+    #[must_use]
+    pub fn finish(self, seqs: Vec<i64>) -> PollOutcome {
+        let PollCommit {
+            poll_id,
+            tenant,
+            started_at,
+            finished_at,
+            reports,
+            mut events,
+            held,
+            snapshot,
+            ..
+        } = self.commit;
+        for (event, seq) in events.iter_mut().zip(seqs) {
+            event.seq = Some(seq);
+        }
+        PollOutcome {
+            poll_id,
+            tenant,
+            started_at,
+            finished_at,
+            reports,
+            events,
+            baselines: self.baselines,
+            held: held.into_iter().filter(|(_, ids)| !ids.is_empty()).collect(),
+            snapshot,
+        }
+    }
+}
+
 /// Polls one tenant into a store.
 pub struct Poller<S: ?Sized> {
     collector: Collector,
@@ -109,6 +151,30 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
         &self,
         progress: &(dyn Fn(&KindReport) + Sync),
     ) -> Result<PollOutcome, PollError> {
+        let prepared = self.prepare(progress).await?;
+        let seqs = self.store.commit(&prepared.commit)?;
+        Ok(prepared.finish(seqs))
+    }
+
+    /// The store.
+    #[must_use]
+    pub const fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// The tenant.
+    #[must_use]
+    pub const fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// A poll up to its commit: collect and diff, and hand back what to commit. For callers that
+    /// commit more in the same transaction (the rules' findings); commit
+    /// [`PreparedPoll::commit`], then [`PreparedPoll::finish`] with the events' sequence numbers.
+    pub async fn prepare(
+        &self,
+        progress: &(dyn Fn(&KindReport) + Sync),
+    ) -> Result<PreparedPoll, PollError> {
         let poll_id = Uuid::now_v7();
         let started_at = Utc::now();
         let stored = self.store.load(&self.tenant)?;
@@ -176,22 +242,7 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
             events,
             held,
         };
-        let seqs = self.store.commit(&commit)?;
-        let PollCommit { reports, mut events, held, snapshot, .. } = commit;
-        for (event, seq) in events.iter_mut().zip(seqs) {
-            event.seq = Some(seq);
-        }
-        Ok(PollOutcome {
-            poll_id,
-            tenant: self.tenant.clone(),
-            started_at,
-            finished_at,
-            reports,
-            events,
-            baselines,
-            held: held.into_iter().filter(|(_, ids)| !ids.is_empty()).collect(),
-            snapshot,
-        })
+        Ok(PreparedPoll { commit, baselines })
     }
 
     /// Polls every `interval`, for ever: a stream of outcomes that yields errors without ending.

@@ -2,9 +2,11 @@
 //!
 //! Thin over the libraries: argument parsing, output, exit codes.
 //!
-//! Exit codes: 0 success; 2 a fatal error (bad key, unreachable host, bad configuration or
-//! arguments); 3 some kinds could not be listed completely.
+//! Exit codes: 0 success; 1 a rule's test case failed (`rules test`); 2 a fatal error (bad key,
+//! unreachable host, bad configuration or arguments); 3 some kinds could not be listed
+//! completely; 4 an open finding at or above `--fail-on` (`audit`).
 
+mod audit;
 mod demo;
 mod output;
 
@@ -87,10 +89,10 @@ impl TenantArgs {
 }
 
 #[derive(Debug, Args)]
-struct DbArg {
+pub(crate) struct DbArg {
     /// The SQLite database.
     #[arg(long, env = "JUMPWATCH_DB", default_value = "jumpwatch.db")]
-    db: PathBuf,
+    pub(crate) db: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +194,27 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Evaluates the rules over the stored inventory, updates the findings, and prints them (exit
+    /// 4 when an open finding is at or above --fail-on).
+    ///
+    /// Example: jumpwatch audit --format sarif --output jumpwatch.sarif --fail-on high
+    Audit(audit::AuditArgs),
+    /// The rules: list them, show one, run their test cases.
+    ///
+    /// Example: jumpwatch rules list
+    Rules {
+        #[command(subcommand)]
+        command: audit::RulesCommand,
+    },
+    /// The stored findings, by state, severity, rule or tenant.
+    ///
+    /// Example: jumpwatch findings --state open --severity high
+    Findings(audit::FindingsArgs),
+    /// Accepts a risk: suppresses a rule's findings (on a resource, by id or name pattern) with a
+    /// reason, an owner and an expiry date. Expired, the findings open again.
+    ///
+    /// Example: jumpwatch suppress jc.system.not_reporting --resource "lab-*" --reason "lab devices" --owner it@example.com --expires 2027-03-01
+    Suppress(audit::SuppressArgs),
     /// Watches the tenants of a configuration file, polling on its interval, until SIGINT or
     /// SIGTERM (the poll in progress finishes first).
     ///
@@ -312,6 +335,10 @@ async fn run(command: Command) -> Result<ExitCode, Fatal> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { config, once } => watch(&config, once).await,
+        Command::Audit(args) => audit::audit(&args),
+        Command::Rules { command } => audit::rules(command),
+        Command::Findings(args) => audit::findings(&args),
+        Command::Suppress(args) => audit::suppress(&args),
         Command::Demo { db, seed, size } => demo::run(&db, seed, size).await,
         Command::Sim { args } => {
             args.serve(&mut std::io::stdout(), jumpwatch_sim::shutdown_signal()).await?;
@@ -320,7 +347,7 @@ async fn run(command: Command) -> Result<ExitCode, Fatal> {
     }
 }
 
-fn open_existing(path: &PathBuf) -> Result<SqliteStore, Fatal> {
+pub(crate) fn open_existing(path: &PathBuf) -> Result<SqliteStore, Fatal> {
     if !path.exists() {
         return Err(Fatal(format!(
             "{}: no such database (run `jumpwatch collect` first, or set --db)",
@@ -478,10 +505,19 @@ async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {
     if once {
         let mut complete = true;
         for (tenant, result) in monitor.poll_once().await {
-            let outcome = result.map_err(|e| Fatal(format!("{tenant}: {e}")))?;
+            let polled = result.map_err(|e| Fatal(format!("{tenant}: {e}")))?;
+            let outcome = &polled.outcome;
             complete &= outcome.is_complete();
             let mut out = stdout();
             writeln!(out, "{tenant}: {} change events", outcome.events.len())?;
+            if let Some(audit) = &polled.audit {
+                let open = audit.findings.in_state(jumpwatch::rules::FindingState::Open).count();
+                writeln!(
+                    out,
+                    "{tenant}: {open} open findings, {} moved this poll",
+                    audit.findings.transitions.len()
+                )?;
+            }
             for (kind, reason) in outcome.incomplete() {
                 writeln!(out, "{tenant}: incomplete: {kind}: {reason}")?;
             }
@@ -494,6 +530,9 @@ async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {
             match event {
                 MonitorEvent::Change(change) => {
                     tracing::info!(tenant = %change.tenant, op = %change.op, kind = %change.kind, id = %change.resource_id, fields = ?change.changed_fields(), "change");
+                }
+                MonitorEvent::Finding { finding, transition } => {
+                    tracing::info!(tenant = %finding.tenant, rule = %finding.rule, severity = %finding.severity, resource = %finding.resource, to = %transition.to, reason = transition.reason.as_str(), "finding");
                 }
                 MonitorEvent::PollFinished { tenant, events, duration, .. } => {
                     tracing::info!(%tenant, events, seconds = duration.as_secs_f64(), "poll committed");

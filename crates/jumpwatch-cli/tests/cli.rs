@@ -291,10 +291,15 @@ fn demo_runs_the_whole_job_and_leaves_a_database_to_query() {
         assert!(stdout.contains("a first poll is a baseline: 0 change events"), "{stdout}");
         assert!(stdout.contains("updated  user"), "{stdout}");
         assert!(stdout.contains("jumpwatch query --db"), "{stdout}");
+        assert!(stdout.contains("open findings from"), "{stdout}");
+        assert!(stdout.contains("jc.user.passwordless_sudo"), "{stdout}");
+        let opened = number_before(&stdout, " findings opened.");
+        let resolved = number_before(&stdout, " findings resolved.");
+        assert!(opened >= 5 && resolved >= 4, "opened {opened}, resolved {resolved}:\n{stdout}");
     }
     let output =
         jumpwatch(&["query", "--db", db, "--format", "json", "SELECT count(*) AS n FROM polls"]);
-    assert_eq!(serde_json::from_slice::<Value>(&output.stdout).unwrap()[0]["n"], 2);
+    assert_eq!(serde_json::from_slice::<Value>(&output.stdout).unwrap()[0]["n"], 3);
     let output = jumpwatch(&["changes", "--db", db, "--kind", "user", "--format", "jsonl"]);
     assert!(text(&output.stdout).lines().count() >= 3);
     // Not a Jumpwatch database: refused, untouched.
@@ -303,6 +308,165 @@ fn demo_runs_the_whole_job_and_leaves_a_database_to_query() {
     let output = jumpwatch(&["demo", "--db", other.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "my notes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The number just before `suffix` in `text`.
+fn number_before(text: &str, suffix: &str) -> usize {
+    let end = text.find(suffix).unwrap_or_else(|| panic!("no {suffix:?} in {text}"));
+    let digits: String = text[..end]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn audit_rules_findings_and_suppress_on_the_demo_database() {
+    let dir = temp("audit");
+    let db = dir.join("demo.db");
+    let db = db.to_str().unwrap();
+    assert!(jumpwatch(&["demo", "--db", db]).status.success());
+
+    // The rules.
+    let output = jumpwatch(&["rules", "list", "--format", "json"]);
+    let rules: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(rules.as_array().unwrap().len() >= 50, "{rules}");
+    let output = jumpwatch(&["rules", "list"]);
+    assert!(text(&output.stdout).lines().filter(|l| l.contains("jc.")).count() >= 50);
+    let output = jumpwatch(&["rules", "show", "jc.user.mfa_not_enrolled"]);
+    let shown = text(&output.stdout);
+    assert!(
+        output.status.success() && shown.contains("Active user has no enrolled MFA factor"),
+        "{shown}"
+    );
+    let output = jumpwatch(&["rules", "show", "jc.nope"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no rule \"jc.nope\""));
+    let output = jumpwatch(&["rules", "test"]);
+    assert!(output.status.success(), "{}", text(&output.stdout));
+    assert!(text(&output.stdout).contains(" 0 failed"));
+
+    // Rules of one's own: a failing test case exits 1, a broken rule 2 with file and line.
+    let rules_dir = dir.join("rules");
+    std::fs::create_dir_all(&rules_dir).unwrap();
+    let rule = "[[rules]]\nid = \"acme.user.review\"\ntitle = \"User to review this quarter\"\nseverity = \"info\"\nkind = \"user\"\nfails = \"has(r.username)\"\nmessage = \"review {{r.username}}\"\nrationale = \"r\"\nremediation = \"f\"\n\n[[rules.tests]]\nexpect = \"fail\"\ndoc = '{\"_id\": \"u1\"}'\n";
+    std::fs::write(rules_dir.join("house.toml"), rule).unwrap();
+    let output = jumpwatch(&["rules", "test", rules_dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stdout).contains("FAIL")
+            && text(&output.stdout).contains("expected fail, got pass")
+    );
+    std::fs::write(rules_dir.join("house.toml"), rule.replace("has(r.username)", "r.username =="))
+        .unwrap();
+    let output = jumpwatch(&["rules", "test", rules_dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("house.toml:6"), "{}", text(&output.stderr));
+    std::fs::write(
+        rules_dir.join("house.toml"),
+        rule.replace("expect = \"fail\"", "expect = \"pass\""),
+    )
+    .unwrap();
+
+    // The audit: SARIF for code scanning, a compliance summary, an exit code for CI.
+    let sarif = dir.join("jumpwatch.sarif");
+    let output = jumpwatch(&[
+        "audit",
+        "--db",
+        db,
+        "--rules",
+        rules_dir.to_str().unwrap(),
+        "--format",
+        "sarif",
+        "--output",
+        sarif.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let log: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert!(results.len() >= 20);
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "acme.user.review"),
+        "the --rules pack is evaluated"
+    );
+    let output = jumpwatch(&["audit", "--db", db, "--fail-on", "high"]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("jc.user.passwordless_sudo"));
+    let output = jumpwatch(&["audit", "--db", db, "--compliance", "--format", "json"]);
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["frameworks"].as_array().unwrap().len(), 3);
+
+    // Findings, and a suppression of one of them.
+    let output = jumpwatch(&[
+        "findings",
+        "--db",
+        db,
+        "--state",
+        "open",
+        "--severity",
+        "high",
+        "--format",
+        "json",
+    ]);
+    let open: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let open = open.as_array().unwrap();
+    assert!(!open.is_empty());
+    assert!(open.iter().all(|f| f["severity"] == "high" || f["severity"] == "critical"));
+    let target = &open[0];
+    let (rule, resource) = (target["rule"].as_str().unwrap(), target["resource"].as_str().unwrap());
+    let output = jumpwatch(&[
+        "suppress",
+        "--db",
+        db,
+        rule,
+        "--resource",
+        resource,
+        "--reason",
+        "accepted for the demo",
+        "--owner",
+        "it@example.com",
+        "--expires",
+        "2099-01-01",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("covers 1 finding"), "{}", text(&output.stdout));
+    assert!(jumpwatch(&["audit", "--db", db]).status.success());
+    let output = jumpwatch(&["findings", "--db", db, "--state", "suppressed", "--format", "json"]);
+    let suppressed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(suppressed[0]["fingerprint"], target["fingerprint"]);
+    let output = jumpwatch(&[
+        "suppress",
+        "--db",
+        db,
+        rule,
+        "--reason",
+        "r",
+        "--owner",
+        "o",
+        "--expires",
+        "2001-01-01",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("not in the future"));
+    let output = jumpwatch(&[
+        "suppress",
+        "--db",
+        db,
+        rule,
+        "--reason",
+        "r",
+        "--owner",
+        "o",
+        "--expires",
+        "soon",
+    ]);
+    assert!(text(&output.stderr).contains("--expires"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

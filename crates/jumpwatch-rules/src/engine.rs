@@ -372,12 +372,13 @@ impl Engine {
                 if reads_relations {
                     context.add_variable_as_val("rel", relations.of(resource));
                 }
+                let name = display_name(inventory, resource);
                 let result = |info: &RuleInfo, verdict| {
                     RuleResult::new(
                         info,
                         Some(kind),
                         resource.id.to_string(),
-                        resource.name.clone(),
+                        name.clone(),
                         verdict,
                     )
                 };
@@ -440,12 +441,14 @@ impl Engine {
                     gone.as_ref()
                 }
             };
+            let name =
+                resource.and_then(|r| display_name(inventory, r)).or_else(|| event.name.clone());
             let result = |info: &RuleInfo, verdict| {
                 RuleResult::new(
                     info,
                     Some(event.kind),
                     event.resource_id.to_string(),
-                    event.name.clone(),
+                    name.clone(),
                     verdict,
                 )
             };
@@ -496,6 +499,30 @@ impl Engine {
             }
         }
         results
+    }
+}
+
+/// A resource's name for people: its own, or for a relation "parent → target" by their names.
+fn display_name(inventory: &Inventory, resource: &Resource) -> Option<String> {
+    if resource.name.is_some() {
+        return resource.name.clone();
+    }
+    let meta = resource.kind.meta();
+    let end = |kind: Option<ResourceKind>, id: Option<&jumpwatch_model::ResourceId>| {
+        let id = id?;
+        Some(
+            kind.and_then(|k| inventory.get(k, id))
+                .and_then(|r| r.name.clone())
+                .unwrap_or_else(|| id.to_string()),
+        )
+    };
+    let target = resource.target();
+    let parent = end(meta.parent.map(|p| p.kind), resource.parent.as_ref());
+    let target = end(meta.relation.map(|r| r.to), target.as_ref());
+    match (parent, target) {
+        (Some(parent), Some(target)) => Some(format!("{parent} → {target}")),
+        (Some(one), None) | (None, Some(one)) => Some(one),
+        (None, None) => None,
     }
 }
 

@@ -17,16 +17,30 @@
 //! ```
 //!
 //! The pieces, one file each: [`rule`] (the [`Rule`] trait and what every rule says of itself),
-//! [`pack`] (rules as data), [`engine`] (evaluation), `relations` (the `rel` variable).
+//! [`pack`] (rules as data), [`engine`] (evaluation), `relations` (the `rel` variable),
+//! [`finding`] (findings and their lifecycle), [`suppression`], [`audit`] (an evaluation
+//! reconciled with the stored findings), [`store`] (the storage port).
 
+pub mod audit;
+pub mod compliance;
 pub mod engine;
 mod eval;
+pub mod finding;
+pub mod output;
 pub mod pack;
 mod relations;
 pub mod rule;
+pub mod store;
+pub mod suppression;
 mod value;
 
+pub use audit::{Audit, AuditInput};
+pub use compliance::{ComplianceSummary, ControlSummary, FrameworkSummary};
 pub use engine::{Engine, RuleResult, TestFailure};
+pub use finding::{
+    Finding, FindingState, Lifecycle, Reason, Reconciled, Transition, fingerprint, reconcile,
+};
+pub use output::Format;
 pub use pack::{
     CelRule, Condition, FUNCTIONS, Input, RuleError, TestCase, builtin, load_pack, variables,
 };
@@ -34,3 +48,5 @@ pub use rule::{
     DEFAULT_OPEN_FOR, Evidence, Outcome, References, Rule, RuleInfo, RuleType, Scope, Severity,
     Subject, Verdict,
 };
+pub use store::{AuditCommit, FindingStore, MemoryFindingStore};
+pub use suppression::{Suppression, SuppressionError, glob, parse_expiry};

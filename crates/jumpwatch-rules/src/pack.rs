@@ -501,6 +501,12 @@ pub fn builtin() -> Result<Vec<CelRule>, RuleError> {
         ("pack/systems.toml", include_str!("../pack/systems.toml")),
         ("pack/organization.toml", include_str!("../pack/organization.toml")),
         ("pack/access.toml", include_str!("../pack/access.toml")),
+        ("pack/administrators.toml", include_str!("../pack/administrators.toml")),
+        ("pack/policies.toml", include_str!("../pack/policies.toml")),
+        ("pack/directories.toml", include_str!("../pack/directories.toml")),
+        ("pack/insights.toml", include_str!("../pack/insights.toml")),
+        ("pack/changes.toml", include_str!("../pack/changes.toml")),
+        ("pack/events.toml", include_str!("../pack/events.toml")),
     ];
     let mut rules = Vec::new();
     for (file, text) in PACKS {

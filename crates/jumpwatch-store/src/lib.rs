@@ -23,6 +23,7 @@
 //! # Ok::<(), jumpwatch_store::Error>(())
 //! ```
 
+mod findings;
 mod query;
 mod schema;
 mod write;

@@ -87,6 +87,50 @@ const MIGRATIONS: &[&str] = &[
     // when each kind was last listed completely (a resource not deleted was seen then).
     "ALTER TABLE resources ADD COLUMN doc_hash TEXT;
      ALTER TABLE snapshot_kinds ADD COLUMN last_complete TEXT;",
+    // 3: the rules' findings, their moves between states, and suppressions.
+    "
+    CREATE TABLE findings (
+        fingerprint TEXT PRIMARY KEY,
+        tenant      TEXT NOT NULL,
+        rule        TEXT NOT NULL,
+        rule_type   TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        kind        TEXT,
+        resource_id TEXT NOT NULL,
+        name        TEXT,
+        state       TEXT NOT NULL,
+        message     TEXT,
+        evidence    TEXT NOT NULL,
+        first_seen  TEXT NOT NULL,
+        last_seen   TEXT NOT NULL,
+        resolved_at TEXT,
+        reopened    INTEGER NOT NULL,
+        suppression TEXT
+    );
+    CREATE INDEX findings_by_state ON findings (tenant, state);
+
+    CREATE TABLE finding_transitions (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        fingerprint TEXT NOT NULL,
+        tenant      TEXT NOT NULL,
+        from_state  TEXT,
+        to_state    TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        at          TEXT NOT NULL
+    );
+    CREATE INDEX transitions_by_finding ON finding_transitions (fingerprint, seq);
+
+    CREATE TABLE suppressions (
+        id       TEXT PRIMARY KEY,
+        tenant   TEXT,
+        rule     TEXT NOT NULL,
+        resource TEXT,
+        reason   TEXT NOT NULL,
+        owner    TEXT NOT NULL,
+        expires  TEXT NOT NULL,
+        created  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -72,7 +72,12 @@ impl SqliteStore {
         Ok(state)
     }
 
-    fn commit_poll(&self, commit: &PollCommit) -> Result<Vec<i64>, Error> {
+    /// Commits a poll, and the audit of it when there is one, in one transaction.
+    pub(crate) fn commit_poll(
+        &self,
+        commit: &PollCommit,
+        audit: Option<&jumpwatch_rules::AuditCommit>,
+    ) -> Result<Vec<i64>, Error> {
         let mut db = self.writer()?;
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let tenant = commit.tenant.as_str();
@@ -89,6 +94,9 @@ impl SqliteStore {
         let mut seqs = Vec::with_capacity(commit.events.len());
         for event in &commit.events {
             seqs.push(insert_event(&tx, &poll_id, event)?);
+        }
+        if let Some(audit) = audit {
+            crate::findings::write_audit(&tx, audit)?;
         }
         tx.commit()?;
         Ok(seqs)
@@ -309,6 +317,6 @@ impl InventoryStore for SqliteStore {
     }
 
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {
-        Ok(self.commit_poll(commit)?)
+        Ok(self.commit_poll(commit, None)?)
     }
 }

@@ -3,13 +3,16 @@
 //! Every error names the file, the line and the key. Secrets come from the environment
 //! (`${JUMPCLOUD_API_KEY}`-style references) and become `SecretString`s at once.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jumpwatch_api::Region;
-use jumpwatch_model::ResourceKind;
+use jumpwatch_model::{ResourceKind, TenantId};
+use jumpwatch_rules::{Engine, Suppression};
 use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Spanned;
@@ -82,6 +85,17 @@ pub struct StoreConfig {
     pub retention: Duration,
 }
 
+/// The rules: which, with which thresholds, and the accepted risks.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RulesConfig {
+    /// The rules, loaded: the built-in pack (unless `builtin = false`), the `packs`, without the
+    /// `disabled` ones, with the `params` set.
+    pub engine: Arc<Engine>,
+    /// The `[[suppressions]]` of the file (the store keeps those made with `jumpwatch suppress`).
+    pub suppressions: Vec<Suppression>,
+}
+
 /// The whole configuration.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -92,6 +106,8 @@ pub struct Config {
     pub poll: PollConfig,
     /// The store.
     pub store: StoreConfig,
+    /// The rules.
+    pub rules: RulesConfig,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +118,33 @@ struct RawConfig {
     poll: Option<RawPoll>,
     #[serde(default)]
     store: Option<RawStore>,
+    #[serde(default)]
+    rules: Option<RawRules>,
+    #[serde(default)]
+    suppressions: Vec<Spanned<RawSuppression>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    builtin: Option<bool>,
+    #[serde(default)]
+    packs: Vec<Spanned<String>>,
+    #[serde(default)]
+    disabled: Vec<Spanned<String>>,
+    #[serde(default)]
+    params: BTreeMap<String, Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuppression {
+    rule: String,
+    resource: Option<String>,
+    tenant: Option<String>,
+    reason: String,
+    owner: String,
+    expires: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -387,6 +430,83 @@ impl Config {
                     .map_err(|m| source.error(Some(value.span()), "store.retention", m))?;
             }
         }
-        Ok(Self { tenants, poll, store })
+        let rules = rules_config(&source, raw.rules, raw.suppressions, file, env)?;
+        Ok(Self { tenants, poll, store, rules })
     }
+}
+
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn rules_config(
+    source: &Source<'_>,
+    raw: Option<RawRules>,
+    suppressions: Vec<Spanned<RawSuppression>>,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RulesConfig, ConfigError> {
+    let raw = raw.unwrap_or(RawRules {
+        builtin: None,
+        packs: Vec::new(),
+        disabled: Vec::new(),
+        params: BTreeMap::new(),
+    });
+    let mut engine = if raw.builtin.unwrap_or(true) {
+        Engine::builtin().map_err(|e| source.error(None, "rules.builtin", e.to_string()))?
+    } else {
+        Engine::new()
+    };
+    // Relative pack paths are relative to the configuration file.
+    let base = Path::new(file).parent().unwrap_or_else(|| Path::new(""));
+    for (index, pack) in raw.packs.iter().enumerate() {
+        let path = expand(pack.get_ref(), env)
+            .map_err(|m| source.error(Some(pack.span()), format!("rules.packs[{index}]"), m))?;
+        let path = base.join(path);
+        engine.load_path(&path).map_err(|e| {
+            source.error(Some(pack.span()), format!("rules.packs[{index}]"), e.to_string())
+        })?;
+    }
+    for (index, id) in raw.disabled.iter().enumerate() {
+        if !engine.remove(id.get_ref()) {
+            return Err(source.error(
+                Some(id.span()),
+                format!("rules.disabled[{index}]"),
+                format!("there is no rule {:?}", id.get_ref()),
+            ));
+        }
+    }
+    for (rule, table) in raw.params {
+        let span = table.span();
+        for (name, value) in table.into_inner() {
+            engine.set_param(&rule, &name, toml_to_json(value)).map_err(|m| {
+                source.error(Some(span.clone()), format!("rules.params.\"{rule}\".{name}"), m)
+            })?;
+        }
+    }
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for (index, spanned) in suppressions.into_iter().enumerate() {
+        let span = spanned.span();
+        let raw = spanned.into_inner();
+        let key = |field: &str| format!("suppressions[{index}].{field}");
+        let expires = jumpwatch_rules::parse_expiry(raw.expires.get_ref())
+            .map_err(|e| source.error(Some(raw.expires.span()), key("expires"), e.0))?;
+        // A suppression in a file may have expired: it is kept, and no longer covers anything.
+        let created = expires.min(now) - chrono::Duration::seconds(1);
+        let mut suppression =
+            Suppression::new(&raw.rule, &raw.reason, &raw.owner, expires, created)
+                .map_err(|e| source.error(Some(span.clone()), key("rule"), e.0))?;
+        suppression.id = format!("config:{index}");
+        if let Some(resource) = &raw.resource {
+            suppression = suppression.resource(resource);
+        }
+        if let Some(tenant) = &raw.tenant {
+            let tenant = TenantId::new(tenant.as_str())
+                .map_err(|e| source.error(Some(span.clone()), key("tenant"), e.to_string()))?;
+            suppression = suppression.tenant(tenant);
+        }
+        out.push(suppression);
+    }
+    Ok(RulesConfig { engine: Arc::new(engine), suppressions: out })
 }

@@ -1,5 +1,6 @@
 //! Jumpwatch keeps a JumpCloud tenant secure and compliant: it collects every directory asset,
-//! keeps every version and change in SQL, and reports what changed.
+//! keeps every version and change in SQL, judges it against security rules, and reports what
+//! changed and what is at risk.
 //!
 //! This is the facade crate: the [`Monitor`] that runs the poll cycle on an interval for one or
 //! more tenants, the [`Config`](config::Config) of `jumpwatch watch`, and re-exports of the
@@ -8,6 +9,7 @@
 //! - [`model`]: the resource catalog, typed resources and ids, inventories;
 //! - [`api`]: the JumpCloud client;
 //! - [`changes`]: collection, diff and poll policy;
+//! - [`rules`]: the rule engine, the built-in pack, findings and suppressions;
 //! - [`store`]: the SQLite store and its SQL views.
 //!
 //! ```no_run
@@ -15,7 +17,9 @@
 //! let config = jumpwatch::config::Config::load("jumpwatch.toml")?;
 //! let monitor = jumpwatch::Monitor::from_config(&config)?;
 //! for (tenant, result) in monitor.poll_once().await {
-//!     println!("{tenant}: {} changes", result?.events.len());
+//!     let polled = result?;
+//!     let open = polled.audit.map_or(0, |a| a.findings.in_state(jumpwatch::rules::FindingState::Open).count());
+//!     println!("{tenant}: {} changes, {open} open findings", polled.outcome.events.len());
 //! }
 //! # Ok(()) }
 //! ```
@@ -26,5 +30,6 @@ mod monitor;
 pub use jumpwatch_api as api;
 pub use jumpwatch_changes as changes;
 pub use jumpwatch_model as model;
+pub use jumpwatch_rules as rules;
 pub use jumpwatch_store as store;
-pub use monitor::{Monitor, MonitorBuilder, MonitorError, MonitorEvent, client_for};
+pub use monitor::{Monitor, MonitorBuilder, MonitorError, MonitorEvent, Polled, client_for};

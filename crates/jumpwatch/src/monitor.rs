@@ -7,9 +7,13 @@ use std::time::Duration;
 use chrono::Utc;
 use jumpwatch_api::{Client, RetryPolicy};
 use jumpwatch_changes::{
-    ChangeEvent, Collector, InventoryStore, KindReport, PollError, PollOutcome, PollPolicy, Poller,
+    ChangeEvent, Collector, KindReport, PollError, PollOutcome, PollPolicy, Poller,
 };
 use jumpwatch_model::{ResourceKind, TenantId};
+use jumpwatch_rules::{
+    Audit, AuditCommit, AuditInput, Engine, Finding, FindingStore, MemoryFindingStore, Suppression,
+    Transition,
+};
 use jumpwatch_store::SqliteStore;
 use tokio::sync::broadcast;
 use tracing::{info, warn};
@@ -38,6 +42,13 @@ pub enum MonitorEvent {
     },
     /// A change, after its poll was committed.
     Change(Box<ChangeEvent>),
+    /// A finding moved (opened, resolved, reopened, suppressed...).
+    Finding {
+        /// The finding, after the move.
+        finding: Box<Finding>,
+        /// The move.
+        transition: Transition,
+    },
     /// A tenant's poll could not be committed; the next one redoes it.
     PollFailed {
         /// The tenant.
@@ -72,7 +83,17 @@ pub enum MonitorError {
 
 struct Tenant {
     id: TenantId,
-    poller: Poller<dyn InventoryStore>,
+    poller: Poller<dyn FindingStore>,
+}
+
+/// One tenant's poll: what changed, and the audit of it when the monitor has rules.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Polled {
+    /// The poll.
+    pub outcome: PollOutcome,
+    /// The rules' verdicts and the findings after the poll.
+    pub audit: Option<Audit>,
 }
 
 /// Watches one or more tenants into one store.
@@ -107,6 +128,8 @@ pub struct Monitor {
     jitter: f64,
     sender: broadcast::Sender<MonitorEvent>,
     pruning: Option<(Arc<SqliteStore>, Duration)>,
+    rules: Option<Arc<Engine>>,
+    suppressions: Vec<Suppression>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -122,8 +145,10 @@ impl std::fmt::Debug for Monitor {
 /// Builds a [`Monitor`].
 #[must_use]
 pub struct MonitorBuilder {
-    store: Option<Arc<dyn InventoryStore>>,
+    store: Option<Arc<dyn FindingStore>>,
     tenants: Vec<(TenantId, Client)>,
+    rules: Option<Arc<Engine>>,
+    suppressions: Vec<Suppression>,
     kinds: Vec<ResourceKind>,
     interval: Duration,
     jitter: f64,
@@ -141,15 +166,27 @@ impl std::fmt::Debug for MonitorBuilder {
 
 impl MonitorBuilder {
     /// The store every tenant's polls are committed to.
-    pub fn store(mut self, store: Arc<dyn InventoryStore>) -> Self {
+    pub fn store(mut self, store: Arc<dyn FindingStore>) -> Self {
         self.store = Some(store);
         self
     }
 
     /// A SQLite store, pruned of history older than `retention` after each cycle.
     pub fn sqlite_store(mut self, store: Arc<SqliteStore>, retention: Duration) -> Self {
-        self.store = Some(Arc::clone(&store) as Arc<dyn InventoryStore>);
+        self.store = Some(Arc::clone(&store) as Arc<dyn FindingStore>);
         self.pruning = Some((store, retention));
+        self
+    }
+
+    /// Evaluates these rules every poll; the findings are committed with the poll.
+    pub fn rules(mut self, engine: Arc<Engine>) -> Self {
+        self.rules = Some(engine);
+        self
+    }
+
+    /// Suppressions besides the store's (those of the configuration file).
+    pub fn suppressions(mut self, suppressions: Vec<Suppression>) -> Self {
+        self.suppressions = suppressions;
         self
     }
 
@@ -190,7 +227,7 @@ impl MonitorBuilder {
         }
         let store = match self.store {
             Some(store) => store,
-            None => Arc::new(jumpwatch_changes::MemoryStore::new()),
+            None => Arc::new(MemoryFindingStore::new()),
         };
         let tenants = self
             .tenants
@@ -212,6 +249,8 @@ impl MonitorBuilder {
             jitter: self.jitter,
             sender,
             pruning: self.pruning,
+            rules: self.rules,
+            suppressions: self.suppressions,
         })
     }
 }
@@ -249,6 +288,8 @@ impl Monitor {
             jitter: 0.1,
             policy: PollPolicy::default(),
             pruning: None,
+            rules: None,
+            suppressions: Vec::new(),
         }
     }
 
@@ -259,7 +300,9 @@ impl Monitor {
             .sqlite_store(store, config.store.retention)
             .kinds(config.poll.kinds.iter().copied())
             .interval(config.poll.interval)
-            .jitter(config.poll.jitter);
+            .jitter(config.poll.jitter)
+            .rules(Arc::clone(&config.rules.engine))
+            .suppressions(config.rules.suppressions.clone());
         for tenant in &config.tenants {
             let client = client_for(tenant, &config.poll)
                 .map_err(|source| MonitorError::Client { tenant: tenant.name.clone(), source })?;
@@ -275,16 +318,27 @@ impl Monitor {
     }
 
     /// One poll of every tenant, concurrently.
-    pub async fn poll_once(&self) -> Vec<(TenantId, Result<PollOutcome, PollError>)> {
+    pub async fn poll_once(&self) -> Vec<(TenantId, Result<Polled, PollError>)> {
         let polls = self.tenants.iter().map(|tenant| async move {
             let _ = self.sender.send(MonitorEvent::PollStarted { tenant: tenant.id.clone() });
             let started = std::time::Instant::now();
-            let result = tenant.poller.poll_once().await;
+            let result = self.poll_tenant(tenant).await;
             match &result {
-                Ok(outcome) => {
+                Ok(polled) => {
+                    let outcome = &polled.outcome;
                     info!(tenant = %tenant.id, events = outcome.events.len(), complete = outcome.is_complete(), "poll committed");
                     for event in &outcome.events {
                         let _ = self.sender.send(MonitorEvent::Change(Box::new(event.clone())));
+                    }
+                    if let Some(audit) = &polled.audit {
+                        for transition in &audit.findings.transitions {
+                            if let Some(finding) = audit.findings.findings.get(&transition.fingerprint) {
+                                let _ = self.sender.send(MonitorEvent::Finding {
+                                    finding: Box::new(finding.clone()),
+                                    transition: transition.clone(),
+                                });
+                            }
+                        }
                     }
                     let _ = self.sender.send(MonitorEvent::PollFinished {
                         tenant: tenant.id.clone(),
@@ -309,6 +363,26 @@ impl Monitor {
             }
         }
         results
+    }
+
+    /// One tenant's poll: collect and diff, audit with the rules, and commit it all at once.
+    async fn poll_tenant(&self, tenant: &Tenant) -> Result<Polled, PollError> {
+        let Some(engine) = &self.rules else {
+            let outcome = tenant.poller.poll_once().await?;
+            return Ok(Polled { outcome, audit: None });
+        };
+        let prepared = tenant.poller.prepare(&|_| {}).await?;
+        let store = tenant.poller.store();
+        let previous = store.findings(&tenant.id)?;
+        let mut suppressions = store.suppressions()?;
+        suppressions.extend(self.suppressions.iter().cloned());
+        let commit = &prepared.commit;
+        let input = AuditInput::new(&commit.snapshot, commit.finished_at)
+            .changes(&commit.events)
+            .suppressions(&suppressions);
+        let audit = engine.audit(input, previous);
+        let seqs = store.commit_audited(commit, &AuditCommit::of(tenant.id.clone(), &audit))?;
+        Ok(Polled { outcome: prepared.finish(seqs), audit: Some(audit) })
     }
 
     /// Polls on the interval (with jitter) until `shutdown` completes. A poll in progress always

@@ -1,11 +1,13 @@
 //! `cargo xtask codegen [--check]`: turns the resource catalog into the committed Rust of
-//! `jumpwatch-model` and into `docs/resources.md`.
+//! `jumpwatch-model` and into `docs/resources.md`; and the built-in rule pack into the table of
+//! `docs/rules.md`.
 //!
 //! With `--check`, nothing is written and a stale file is an error; the test below runs the same
 //! check under `cargo test`, so a catalog change without regeneration fails CI.
 
 mod catalog;
 mod docs;
+mod rules;
 mod rust;
 
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         files.insert(generated.join("types").join(name), text);
     }
     files.insert(PathBuf::from("docs/resources.md"), docs::resources(&catalog));
+    files.insert(PathBuf::from("docs/rules.md"), rules::doc(root)?);
     Ok(files)
 }
 

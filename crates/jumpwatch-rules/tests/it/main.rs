@@ -2,5 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
+mod findings;
 mod loading;
+mod output;
 mod pack;

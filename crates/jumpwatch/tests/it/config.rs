@@ -131,6 +131,36 @@ fn mistakes_name_the_file_line_and_key() {
             "between 1 and 256",
         ),
         ("[[tenants]\nname = \"a\"\n", 1, "", "unclosed"),
+        (
+            "[[tenants]]\nname = \"a\"\n[rules]\ndisabled = [\"jc.nope\"]\n",
+            4,
+            "rules.disabled[0]",
+            "there is no rule \"jc.nope\"",
+        ),
+        (
+            "[[tenants]]\nname = \"a\"\n[rules.params.\"jc.system.not_reporting\"]\nstale_device_days = \"soon\"\n",
+            3,
+            "rules.params.\"jc.system.not_reporting\".stale_device_days",
+            "not a value of its type",
+        ),
+        (
+            "[[tenants]]\nname = \"a\"\n[rules]\npacks = [\"no/such/dir\"]\n",
+            4,
+            "rules.packs[0]",
+            "cannot be read",
+        ),
+        (
+            "[[tenants]]\nname = \"a\"\n[[suppressions]]\nrule = \"x\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"soon\"\n",
+            7,
+            "suppressions[0].expires",
+            "not a date",
+        ),
+        (
+            "[[tenants]]\nname = \"a\"\n[[suppressions]]\nrule = \"x\"\nreason = \" \"\nowner = \"o\"\nexpires = \"2030-01-01\"\n",
+            3,
+            "suppressions[0].rule",
+            "the reason must not be empty",
+        ),
     ];
     for (text, line, key, message) in cases {
         let error = parse(text).unwrap_err();
@@ -140,6 +170,32 @@ fn mistakes_name_the_file_line_and_key() {
         assert!(error.message.contains(message), "{error}");
         assert!(error.to_string().starts_with(&format!("jumpwatch.toml:{line}:")), "{error}");
     }
+}
+
+#[test]
+fn rules_are_configured_with_packs_thresholds_and_suppressions() {
+    let dir = std::env::temp_dir().join(format!("jumpwatch-config-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(
+        dir.join("rules/house.toml"),
+        "[[rules]]\nid = \"acme.user.no_department\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"user\"\nfails = \"!has(r.department)\"\nmessage = \"m\"\nrationale = \"r\"\nremediation = \"f\"\n",
+    )
+    .unwrap();
+    let text = "[[tenants]]\nname = \"a\"\n[rules]\npacks = [\"rules\"]\ndisabled = [\"jc.user.global_sudo\"]\n[rules.params.\"jc.system.not_reporting\"]\nstale_device_days = 14\n[[suppressions]]\nrule = \"jc.system.*\"\nresource = \"lab-*\"\nreason = \"lab\"\nowner = \"it@example.com\"\nexpires = \"2020-01-01\"\n";
+    let path = dir.join("jumpwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = Config::parse(&path.display().to_string(), text, &env).unwrap();
+    let engine = &config.rules.engine;
+    assert!(engine.rule("acme.user.no_department").is_some(), "packs are relative to the file");
+    assert!(engine.rule("jc.user.global_sudo").is_none());
+    assert_eq!(engine.rule("jc.system.not_reporting").unwrap().params["stale_device_days"], 14);
+    let suppression = &config.rules.suppressions[0];
+    assert_eq!(
+        (suppression.rule.as_str(), suppression.resource.as_deref()),
+        ("jc.system.*", Some("lab-*"))
+    );
+    assert!(!suppression.is_active(chrono::Utc::now()), "an expired suppression is kept, inactive");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

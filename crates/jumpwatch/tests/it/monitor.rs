@@ -42,11 +42,18 @@ async fn polls_every_tenant_and_reports_changes() {
         .unwrap();
     let mut events = monitor.subscribe();
     let first = monitor.poll_once().await;
-    assert!(first.iter().all(|(_, r)| r.as_ref().unwrap().events.is_empty()), "baselines");
+    assert!(first.iter().all(|(_, r)| r.as_ref().unwrap().outcome.events.is_empty()), "baselines");
     generation.store(1, std::sync::atomic::Ordering::SeqCst);
     let second = monitor.poll_once().await;
-    let acme_events =
-        &second.iter().find(|(t, _)| t.as_str() == "acme").unwrap().1.as_ref().unwrap().events;
+    let acme_events = &second
+        .iter()
+        .find(|(t, _)| t.as_str() == "acme")
+        .unwrap()
+        .1
+        .as_ref()
+        .unwrap()
+        .outcome
+        .events;
     assert_eq!(acme_events.len(), 1);
 
     let mut changes = Vec::new();
