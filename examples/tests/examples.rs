@@ -95,4 +95,14 @@ fn the_monitor_simulator_and_enrichment_examples_run() {
     let stdout = String::from_utf8_lossy(&enrichment.stdout);
     assert!(enrichment.status.success(), "{}", String::from_utf8_lossy(&enrichment.stderr));
     assert!(stdout.contains("systems have an owner") && stdout.contains("@"), "{stdout}");
+
+    let rules = Command::new(example("custom_rules")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&rules.stdout);
+    assert!(rules.status.success(), "{}", String::from_utf8_lossy(&rules.stderr));
+    assert!(
+        stdout.contains("acme.system.factory_hostname")
+            && stdout.contains("acme.user.contractor_on_company_devices"),
+        "the native rule found something: {stdout}"
+    );
+    assert!(stdout.contains(" suppressed") && stdout.contains("CIS Controls v8"), "{stdout}");
 }

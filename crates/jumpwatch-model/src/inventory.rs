@@ -2,14 +2,15 @@
 //!
 //! Relations (group memberships, bindings) are resources of relation kinds. The index answers
 //! "which groups is this user in", "which users are bound to this system" and "which policies
-//! apply to this system, directly or through its groups" in time proportional to the answer.
+//! apply to this system, directly, through its groups or through policy groups" in time
+//! proportional to the answer.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::resource::ResourceError;
 use crate::{
-    ApplicationId, ContentHash, PolicyId, Resource, ResourceId, ResourceKind, SystemGroupId,
-    SystemId, TenantId, UserGroupId, UserId,
+    ApplicationId, ContentHash, PolicyGroupId, PolicyId, Resource, ResourceId, ResourceKind,
+    SystemGroupId, SystemId, TenantId, UserGroupId, UserId,
 };
 
 /// One edge of a relation, with the resource that carries its attributes.
@@ -25,12 +26,23 @@ pub struct Edge<'a> {
 }
 
 /// How a policy reaches a system.
+///
+/// | the policy is | `via_system_group` | `via_policy_group` |
+/// |---|---|---|
+/// | bound to the system | `None` | `None` |
+/// | bound to a system group of the system | the group | `None` |
+/// | in a policy group bound to the system | `None` | the policy group |
+/// | in a policy group bound to a system group of the system | the group | the policy group |
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PolicyBinding<'a> {
     /// The policy.
     pub policy: &'a ResourceId,
-    /// `None` when bound to the system itself; the system group otherwise.
+    /// The system group the binding reaches the system through; `None` when the policy (or its
+    /// policy group) is bound to the system itself.
     pub via_system_group: Option<&'a ResourceId>,
+    /// The policy group the policy is a member of, when it reaches the system through one;
+    /// `None` when the policy itself is bound.
+    pub via_policy_group: Option<&'a ResourceId>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -299,22 +311,88 @@ impl Inventory {
         self.edges_from(ResourceKind::PolicySystemBinding, policy.as_resource_id())
     }
 
+    /// The member policies of a policy group (`edge.to` is the policy).
+    pub fn members_of_policy_group<'a>(
+        &'a self,
+        group: &PolicyGroupId,
+    ) -> impl Iterator<Item = Edge<'a>> + 'a {
+        self.edges_from(ResourceKind::PolicyGroupMember, group.as_resource_id())
+    }
+
     /// The policies that apply to a system: bound to it directly, or to a system group it is a
-    /// member of. A policy bound both ways appears once for each way.
+    /// member of, or members of a policy group bound to the system or to one of its system groups
+    /// (see [`PolicyBinding`]). A policy that reaches the system several ways appears once for
+    /// each way.
     #[must_use]
     pub fn policies_applying_to(&self, system: &SystemId) -> Vec<PolicyBinding<'_>> {
-        let direct = self
-            .edges_to(ResourceKind::PolicySystemBinding, system.as_resource_id())
-            .map(|edge| PolicyBinding { policy: edge.from, via_system_group: None });
-        let through_groups = self.system_groups_of(system).flat_map(|membership| {
-            self.edges_to(ResourceKind::PolicySystemGroupBinding, membership.from).map(
-                move |edge| PolicyBinding {
-                    policy: edge.from,
-                    via_system_group: Some(membership.from),
-                },
+        let system = system.as_resource_id();
+        let mut out = Vec::new();
+        // Policies and policy groups bound to the system, then to each of its groups.
+        let groups = self.edges_to(ResourceKind::SystemGroupMember, system).map(|m| m.from);
+        for (target, via_system_group, policy_binding, policy_group_binding) in std::iter::once((
+            system,
+            None,
+            ResourceKind::PolicySystemBinding,
+            ResourceKind::PolicyGroupSystemBinding,
+        ))
+        .chain(groups.map(|group| {
+            (
+                group,
+                Some(group),
+                ResourceKind::PolicySystemGroupBinding,
+                ResourceKind::PolicyGroupSystemGroupBinding,
             )
-        });
-        direct.chain(through_groups).collect()
+        })) {
+            out.extend(self.edges_to(policy_binding, target).map(|edge| PolicyBinding {
+                policy: edge.from,
+                via_system_group,
+                via_policy_group: None,
+            }));
+            for bound in self.edges_to(policy_group_binding, target) {
+                out.extend(self.edges_from(ResourceKind::PolicyGroupMember, bound.from).map(
+                    |member| PolicyBinding {
+                        policy: member.to,
+                        via_system_group,
+                        via_policy_group: Some(bound.from),
+                    },
+                ));
+            }
+        }
+        out
+    }
+
+    /// The systems a policy applies to — the converse of [`Inventory::policies_applying_to`]:
+    /// bound directly, through a system group, or through a policy group it is a member of
+    /// (bound to the system or to one of its groups). Each system once, in the order found.
+    #[must_use]
+    pub fn systems_of_policy_reached(&self, policy: &PolicyId) -> Vec<&ResourceId> {
+        let policy = policy.as_resource_id();
+        // The policy itself, then each policy group it is a member of.
+        let holders = std::iter::once((
+            policy,
+            ResourceKind::PolicySystemBinding,
+            ResourceKind::PolicySystemGroupBinding,
+        ))
+        .chain(self.edges_to(ResourceKind::PolicyGroupMember, policy).map(|m| {
+            (
+                m.from,
+                ResourceKind::PolicyGroupSystemBinding,
+                ResourceKind::PolicyGroupSystemGroupBinding,
+            )
+        }));
+        let mut out: Vec<&ResourceId> = Vec::new();
+        for (holder, system_binding, group_binding) in holders {
+            let direct = self.edges_from(system_binding, holder).map(|e| e.to);
+            let through_groups = self
+                .edges_from(group_binding, holder)
+                .flat_map(|g| self.edges_from(ResourceKind::SystemGroupMember, g.to).map(|m| m.to));
+            for system in direct.chain(through_groups) {
+                if !out.contains(&system) {
+                    out.push(system);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -324,6 +402,158 @@ mod tests {
 
     use super::*;
     use crate::Normalizer;
+
+    fn rid(text: &str) -> ResourceId {
+        ResourceId::new(text).unwrap()
+    }
+
+    /// An edge of a relation kind whose items are graph connections (`{to: {id, type}}`).
+    fn edge(kind: ResourceKind, parent: &str, target: &str) -> Resource {
+        let to_type = kind.meta().relation.unwrap().to_type_value.unwrap();
+        let doc = json!({"to": {"id": target, "type": to_type}});
+        Resource::from_child_doc(kind, rid(parent), doc).unwrap()
+    }
+
+    fn inventory_of(edges: &[(ResourceKind, &str, &str)]) -> Inventory {
+        let mut inventory = Inventory::new(TenantId::new("t").unwrap());
+        for &(kind, parent, target) in edges {
+            inventory.insert(edge(kind, parent, target)).unwrap();
+        }
+        inventory
+    }
+
+    /// (policy, system group, policy group) of each binding, sorted.
+    fn applying(
+        inventory: &Inventory,
+        system: &str,
+    ) -> Vec<(String, Option<String>, Option<String>)> {
+        let system = SystemId::new(system).unwrap();
+        let mut out: Vec<_> = inventory
+            .policies_applying_to(&system)
+            .into_iter()
+            .map(|b| {
+                (
+                    b.policy.to_string(),
+                    b.via_system_group.map(ToString::to_string),
+                    b.via_policy_group.map(ToString::to_string),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn row(
+        policy: &str,
+        system_group: Option<&str>,
+        policy_group: Option<&str>,
+    ) -> (String, Option<String>, Option<String>) {
+        (policy.into(), system_group.map(Into::into), policy_group.map(Into::into))
+    }
+
+    #[test]
+    fn a_policy_bound_to_the_system_applies_directly() {
+        let inventory = inventory_of(&[(ResourceKind::PolicySystemBinding, "p1", "s1")]);
+        assert_eq!(applying(&inventory, "s1"), [row("p1", None, None)]);
+        assert!(applying(&inventory, "s2").is_empty());
+    }
+
+    #[test]
+    fn a_policy_bound_to_a_system_group_applies_to_its_members() {
+        let inventory = inventory_of(&[
+            (ResourceKind::SystemGroupMember, "sg1", "s1"),
+            (ResourceKind::PolicySystemGroupBinding, "p1", "sg1"),
+            (ResourceKind::PolicySystemGroupBinding, "p2", "sg2"),
+        ]);
+        assert_eq!(applying(&inventory, "s1"), [row("p1", Some("sg1"), None)]);
+    }
+
+    #[test]
+    fn the_policies_of_a_policy_group_bound_to_the_system_apply() {
+        let inventory = inventory_of(&[
+            (ResourceKind::PolicyGroupMember, "pg1", "p1"),
+            (ResourceKind::PolicyGroupMember, "pg1", "p2"),
+            (ResourceKind::PolicyGroupMember, "pg2", "p3"),
+            (ResourceKind::PolicyGroupSystemBinding, "pg1", "s1"),
+        ]);
+        assert_eq!(
+            applying(&inventory, "s1"),
+            [row("p1", None, Some("pg1")), row("p2", None, Some("pg1"))]
+        );
+        assert!(applying(&inventory, "s2").is_empty());
+        let members: Vec<_> = inventory
+            .members_of_policy_group(&PolicyGroupId::new("pg1").unwrap())
+            .map(|e| e.to.to_string())
+            .collect();
+        assert_eq!(members, ["p1", "p2"]);
+    }
+
+    #[test]
+    fn the_policies_of_a_policy_group_bound_to_a_system_group_apply_to_its_members() {
+        let mut inventory = inventory_of(&[
+            (ResourceKind::SystemGroupMember, "sg1", "s1"),
+            (ResourceKind::SystemGroupMember, "sg2", "s2"),
+            (ResourceKind::PolicyGroupMember, "pg1", "p1"),
+            (ResourceKind::PolicyGroupMember, "pg1", "p2"),
+            (ResourceKind::PolicyGroupSystemGroupBinding, "pg1", "sg1"),
+        ]);
+        assert_eq!(
+            applying(&inventory, "s1"),
+            [row("p1", Some("sg1"), Some("pg1")), row("p2", Some("sg1"), Some("pg1"))]
+        );
+        assert!(applying(&inventory, "s2").is_empty(), "not a member of the bound group");
+        // A policy leaving the policy group no longer applies.
+        let membership = ResourceId::composite(["pg1", "p2"]).unwrap();
+        inventory.remove(ResourceKind::PolicyGroupMember, &membership).unwrap();
+        assert_eq!(applying(&inventory, "s1"), [row("p1", Some("sg1"), Some("pg1"))]);
+    }
+
+    #[test]
+    fn a_policy_reaches_the_systems_of_every_path_once() {
+        let inventory = inventory_of(&[
+            (ResourceKind::SystemGroupMember, "sg1", "s1"),
+            (ResourceKind::SystemGroupMember, "sg1", "s2"),
+            (ResourceKind::SystemGroupMember, "sg2", "s3"),
+            (ResourceKind::PolicySystemBinding, "p1", "s1"),
+            (ResourceKind::PolicySystemGroupBinding, "p1", "sg1"),
+            (ResourceKind::PolicyGroupMember, "pg1", "p1"),
+            (ResourceKind::PolicyGroupSystemBinding, "pg1", "s4"),
+            (ResourceKind::PolicyGroupSystemGroupBinding, "pg1", "sg2"),
+            (ResourceKind::PolicySystemBinding, "p2", "s5"),
+        ]);
+        let reached: Vec<String> = inventory
+            .systems_of_policy_reached(&PolicyId::new("p1").unwrap())
+            .into_iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(reached, ["s1", "s2", "s4", "s3"]);
+        // The converse agrees for every system.
+        for system in ["s1", "s2", "s3", "s4", "s5"] {
+            let applies = applying(&inventory, system).iter().any(|(p, ..)| p == "p1");
+            assert_eq!(applies, reached.iter().any(|s| s == system), "{system}");
+        }
+    }
+
+    #[test]
+    fn a_policy_reaching_a_system_several_ways_appears_once_a_way() {
+        let inventory = inventory_of(&[
+            (ResourceKind::SystemGroupMember, "sg1", "s1"),
+            (ResourceKind::PolicySystemBinding, "p1", "s1"),
+            (ResourceKind::PolicySystemGroupBinding, "p1", "sg1"),
+            (ResourceKind::PolicyGroupMember, "pg1", "p1"),
+            (ResourceKind::PolicyGroupSystemBinding, "pg1", "s1"),
+            (ResourceKind::PolicyGroupSystemGroupBinding, "pg1", "sg1"),
+        ]);
+        assert_eq!(
+            applying(&inventory, "s1"),
+            [
+                row("p1", None, None),
+                row("p1", None, Some("pg1")),
+                row("p1", Some("sg1"), None),
+                row("p1", Some("sg1"), Some("pg1")),
+            ]
+        );
+    }
 
     #[test]
     fn recorded_hashes_are_used_until_the_resource_changes() {

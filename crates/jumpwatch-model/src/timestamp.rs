@@ -94,10 +94,15 @@ fn parse_instant(text: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().fixed_offset());
     }
-    // Epoch milliseconds, as some System Insights columns send them.
-    if text.len() >= 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-        let millis: i64 = text.parse().ok()?;
-        return DateTime::from_timestamp_millis(millis).map(|t| t.fixed_offset());
+    // Epoch seconds (10 digits today, such as osquery's `last_login`) or milliseconds (13), as
+    // System Insights columns send them; shorter digit strings are not times.
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        let number: i64 = text.parse().ok()?;
+        return match text.len() {
+            9..=11 => DateTime::from_timestamp(number, 0).map(|t| t.fixed_offset()),
+            12.. => DateTime::from_timestamp_millis(number).map(|t| t.fixed_offset()),
+            _ => None,
+        };
     }
     None
 }
@@ -194,6 +199,7 @@ mod tests {
             ("2024-03-02T09:15", "2024-03-02T09:15:00+00:00"),
             ("2024-03-02", "2024-03-02T00:00:00+00:00"),
             ("1709370927000", "2024-03-02T09:15:27+00:00"),
+            ("1709370927", "2024-03-02T09:15:27+00:00"),
         ];
         for (text, utc) in cases {
             let t = Timestamp::parse(text).unwrap_or_else(|| panic!("{text} did not parse"));
@@ -204,7 +210,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_time() {
-        for text in ["", " ", "yesterday", "2024-13-02T00:00:00Z", "12", "0001"] {
+        for text in ["", " ", "yesterday", "2024-13-02T00:00:00Z", "12", "0001", "12345678"] {
             assert!(Timestamp::parse(text).is_none(), "{text:?}");
         }
     }

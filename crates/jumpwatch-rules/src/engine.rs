@@ -18,9 +18,7 @@ use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::eval::{
-    ChangeView, Roots, add_change_functions, change_val, judge, null_val, root_context,
-};
+use crate::eval::{ChangeView, add_change_functions, change_val, judge, null_val, root_context};
 use crate::pack::{CelRule, Input, RuleError, builtin, load_pack};
 use crate::relations::{Docs, Relations};
 use crate::rule::{Evidence, Outcome, Rule, RuleInfo, RuleType, Scope, Severity, Subject, Verdict};
@@ -307,7 +305,7 @@ impl Engine {
                 let mut scope = root.new_inner_scope();
                 scope.add_variable_as_val("r", cel_val(&doc));
                 scope.add_variable_as_val("rel", cel_val(rel));
-                judge(rule, &scope, Roots::of(&doc))
+                judge(rule, &scope, &doc)
             }
             RuleType::Change => {
                 let after = Some(&input.doc).filter(|d| !d.is_null());
@@ -335,7 +333,7 @@ impl Engine {
             RuleType::Event => {
                 let mut scope = root.new_inner_scope();
                 scope.add_variable_as_val("e", cel_val(&input.doc));
-                judge(rule, &scope, Roots::of(&input.doc))
+                judge(rule, &scope, &input.doc)
             }
         }
     }
@@ -383,7 +381,7 @@ impl Engine {
                     )
                 };
                 for rule in &rules {
-                    results.push(result(&rule.info, judge(rule, &context, Roots::of(doc))));
+                    results.push(result(&rule.info, judge(rule, &context, doc)));
                 }
                 for rule in &native {
                     results.push(result(
@@ -492,7 +490,7 @@ impl Engine {
                 RuleResult::new(info, None, id.clone(), name.clone(), verdict)
             };
             for rule in &rules {
-                results.push(result(&rule.info, judge(rule, &context, Roots::of(&event.raw))));
+                results.push(result(&rule.info, judge(rule, &context, &event.raw)));
             }
             for rule in &native {
                 results.push(result(rule.info(), rule.evaluate(Subject::Event(event), &scope)));
@@ -561,13 +559,7 @@ fn judge_change<'v>(
     root.add_variable_as_val("actor", value(view.actor));
     root.add_variable_as_val("change", change_val(view));
     root.add_variable_as_val("rel", rel);
-    let roots = Roots {
-        subject: subject.unwrap_or(&empty),
-        before: view.before,
-        after: view.after,
-        actor: view.actor,
-    };
-    judge(rule, &root, roots)
+    judge(rule, &root, subject.unwrap_or(&empty))
 }
 
 fn split_source(source: &str) -> (String, usize) {

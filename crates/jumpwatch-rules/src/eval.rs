@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use jumpwatch_changes::{FieldChange, FieldOp};
 use serde_json::Value;
 
-use crate::pack::{CelRule, Condition};
+use crate::pack::{CelRule, Condition, MessagePart};
 use crate::rule::{Evidence, Outcome, Verdict};
 use crate::value::{cel_map, cel_val};
 
@@ -174,40 +174,8 @@ fn check(context: &Context<'_, '_>, condition: &Condition) -> Result<bool, Strin
     }
 }
 
-/// The values a message or evidence can name: `r`, `e`, `before`, `after`, `actor`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Roots<'a> {
-    pub subject: &'a Value,
-    pub before: Option<&'a Value>,
-    pub after: Option<&'a Value>,
-    pub actor: Option<&'a Value>,
-}
-
-impl<'a> Roots<'a> {
-    pub(crate) const fn of(subject: &'a Value) -> Self {
-        Self { subject, before: None, after: None, actor: None }
-    }
-
-    fn get(
-        &self,
-        name: &str,
-        params: &'a std::collections::BTreeMap<String, Value>,
-    ) -> Option<&'a Value> {
-        let (root, path) = name.split_once('.').unwrap_or((name, ""));
-        let base = match root {
-            "r" | "e" => Some(self.subject),
-            "before" => self.before,
-            "after" => self.after,
-            "actor" => self.actor,
-            "params" => return params.get(path),
-            _ => None,
-        }?;
-        if path.is_empty() { Some(base) } else { lookup(Some(base), path) }
-    }
-}
-
 /// Judges one subject in `scope` (which has the subject's variables).
-pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, roots: Roots<'_>) -> Verdict {
+pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, subject: &Value) -> Verdict {
     let with_params;
     let context = if rule.info.params.is_empty() {
         scope
@@ -228,7 +196,7 @@ pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, roots: Roots<'_>) -
                 .iter()
                 .map(|path| Evidence {
                     path: path.clone(),
-                    value: lookup(Some(roots.subject), path).cloned(),
+                    value: lookup(Some(subject), path).cloned(),
                 })
                 .collect()
         };
@@ -254,36 +222,51 @@ pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, roots: Roots<'_>) -
         }
     }
     match check(context, &rule.fails) {
-        Ok(true) => verdict(Outcome::Fail, Some(render(&rule.message, roots, &rule.info.params))),
+        Ok(true) => verdict(Outcome::Fail, Some(render(&rule.message_parts, context))),
         Ok(false) => Verdict::pass(),
         Err(reason) => verdict(Outcome::Unknown, Some(reason)),
     }
 }
 
-/// Fills `{{r.path}}`, `{{e.path}}`, `{{before.path}}`, `{{after.path}}`, `{{actor.path}}` and
-/// `{{params.name}}` placeholders; what is missing shows as `?`.
-pub(crate) fn render(
-    template: &str,
-    roots: Roots<'_>,
-    params: &std::collections::BTreeMap<String, Value>,
-) -> String {
+/// A message with its placeholders evaluated in the rule's context; one that cannot be (a
+/// missing field) shows as `?`.
+fn render(parts: &[MessagePart], context: &Context<'_, '_>) -> String {
     let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        match roots.get(rest[start + 2..start + end].trim(), params) {
-            Some(Value::String(s)) => out.push_str(s),
-            Some(other) => out.push_str(&other.to_string()),
-            None => out.push('?'),
+    for part in parts {
+        match part {
+            MessagePart::Text(text) => out.push_str(text),
+            MessagePart::Expression(expression) => match expression.program.execute(context) {
+                Ok(value) => out.push_str(&text_of(&value)),
+                Err(_) => out.push('?'),
+            },
         }
-        rest = &rest[start + end + 2..];
     }
-    out.push_str(rest);
     out
+}
+
+/// A CEL value as message text.
+fn text_of(value: &Cel) -> String {
+    match value {
+        Cel::String(s) => s.to_string(),
+        Cel::Int(i) => i.to_string(),
+        Cel::UInt(u) => u.to_string(),
+        Cel::Float(f) => f.to_string(),
+        Cel::Bool(b) => b.to_string(),
+        Cel::Null => "null".to_owned(),
+        Cel::Timestamp(t) => t.to_rfc3339(),
+        Cel::Duration(d) => format!("{}s", d.num_seconds()),
+        Cel::List(items) => {
+            let items: Vec<String> = items.iter().map(text_of).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Cel::Map(map) => {
+            let mut entries: Vec<String> =
+                map.map.iter().map(|(k, v)| format!("{k}: {}", text_of(v))).collect();
+            entries.sort();
+            format!("{{{}}}", entries.join(", "))
+        }
+        _ => "?".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -305,14 +288,16 @@ mod tests {
     }
 
     #[test]
-    fn messages_fill_their_placeholders() {
-        let doc = serde_json::json!({"username": "ada", "n": 3, "mfa": {"configured": false}});
-        let params = [("days".to_owned(), Value::from(30))].into_iter().collect();
-        let text = render(
-            "{{r.username}} {{r.n}} {{r.mfa.configured}} {{params.days}} {{r.nope}} {{x",
-            Roots::of(&doc),
-            &params,
-        );
-        assert_eq!(text, "ada 3 false 30 ? {{x");
+    fn message_values_read_as_text() {
+        let cases = [
+            (Cel::String(Arc::new("ada".into())), "ada"),
+            (Cel::Int(-3), "-3"),
+            (Cel::Bool(false), "false"),
+            (Cel::Null, "null"),
+            (Cel::List(Arc::new(vec![Cel::Int(1), Cel::Int(2)])), "[1, 2]"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(text_of(&value), want);
+        }
     }
 }

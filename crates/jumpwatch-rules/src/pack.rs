@@ -106,6 +106,35 @@ impl fmt::Debug for Condition {
     }
 }
 
+/// A piece of a message: text, or a placeholder's expression.
+#[derive(Debug, Clone)]
+pub(crate) enum MessagePart {
+    Text(String),
+    Expression(Condition),
+}
+
+/// Splits a message into text and `{{expression}}` placeholders.
+fn message_pieces(message: &str) -> Result<Vec<(bool, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = message;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            out.push((false, rest[..start].to_owned()));
+        }
+        let end = rest[start..].find("}}").ok_or("a `{{` without its `}}`")?;
+        let expression = rest[start + 2..start + end].trim();
+        if expression.is_empty() {
+            return Err("an empty `{{}}`".to_owned());
+        }
+        out.push((true, expression.to_owned()));
+        rest = &rest[start + end + 2..];
+    }
+    if !rest.is_empty() {
+        out.push((false, rest.to_owned()));
+    }
+    Ok(out)
+}
+
 /// A rule written as data: TOML with CEL conditions, loaded and compiled once.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -118,8 +147,12 @@ pub struct CelRule {
     pub fails: Condition,
     /// When the evidence is missing (a device that never reported): the outcome is unknown.
     pub unknown: Option<Condition>,
-    /// The finding's message, with `{{r.path}}` and `{{params.name}}` placeholders.
+    /// The finding's message as written: text with `{{expression}}` placeholders, each a CEL
+    /// expression over the rule's variables (`{{r.username}}`, `{{rel.target.username}}`,
+    /// `{{params.stale_device_days}}`).
     pub message: String,
+    /// The message, split into text and compiled placeholders.
+    pub(crate) message_parts: Vec<MessagePart>,
     /// Its test cases.
     pub tests: Vec<TestCase>,
     /// Whether a condition reads `rel` (the engine builds relations only for such rules).
@@ -166,7 +199,7 @@ struct RawRule {
     applies: Option<Spanned<String>>,
     fails: Spanned<String>,
     unknown: Option<Spanned<String>>,
-    message: String,
+    message: Spanned<String>,
     rationale: String,
     remediation: String,
     open_for: Option<Spanned<String>>,
@@ -340,18 +373,42 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
         };
         let applies = raw.applies.as_ref().map(|s| compile("applies", s)).transpose()?;
         let fails = compile("fails", &raw.fails)?;
+        let mut message_parts = Vec::new();
+        let pieces = message_pieces(raw.message.get_ref())
+            .map_err(|e| error(Some(raw.message.span()), format!("{id}: `message` has {e}")))?;
+        for (is_expression, piece) in pieces {
+            message_parts.push(if is_expression {
+                let spanned = Spanned::new(raw.message.span(), piece);
+                MessagePart::Expression(compile("message", &spanned)?)
+            } else {
+                MessagePart::Text(piece)
+            });
+        }
         let unknown = raw.unknown.as_ref().map(|s| compile("unknown", s)).transpose()?;
         let conditions: Vec<&Condition> =
             applies.iter().chain(std::iter::once(&fails)).chain(unknown.iter()).collect();
-        let reads_relations = conditions.iter().any(|c| c.program.references().has_variable("rel"));
+        let reads_relations = conditions
+            .iter()
+            .copied()
+            .chain(message_parts.iter().filter_map(|p| match p {
+                MessagePart::Expression(c) => Some(c),
+                MessagePart::Text(_) => None,
+            }))
+            .any(|c| c.program.references().has_variable("rel"));
+        // The evidence: the subject's paths the conditions read (a change rule's subject is the
+        // document after the change, so `before.x` and `after.x` name its paths too).
+        let roots: &[&str] = match rule_type {
+            RuleType::State => &["r"],
+            RuleType::Change => &["r", "after", "before"],
+            RuleType::Event => &["e"],
+        };
         let mut evidence_paths = Vec::new();
         for condition in &conditions {
-            for path in document_paths(
-                &condition.source,
-                if rule_type == RuleType::Event { "e" } else { "r" },
-            ) {
-                if !evidence_paths.contains(&path) {
-                    evidence_paths.push(path);
+            for root in roots {
+                for path in document_paths(&condition.source, root) {
+                    if !evidence_paths.contains(&path) {
+                        evidence_paths.push(path);
+                    }
                 }
             }
         }
@@ -406,7 +463,8 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
             applies,
             fails,
             unknown,
-            message: raw.message,
+            message: raw.message.into_inner(),
+            message_parts,
             tests,
             reads_relations,
             evidence_paths,

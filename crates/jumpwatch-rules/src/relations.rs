@@ -3,10 +3,10 @@
 //! | kind | `rel.<name>` |
 //! |---|---|
 //! | `user` | `groups` (user groups it is a direct member of), `systems` (devices it is bound to), `bindings` (the binding documents, with `compiledAttributes` and the bound `system`), `applications` (through its groups), `admin` (the console administrator with the same email, when there is one) |
-//! | `system` | `users`, `bindings` (with the bound `user`), `groups` (system groups), `policies` (applying directly or through a group; `via_group` names the group), `policy_statuses` (the latest result of each policy on it, with its `policy`), `insights.<table>` (its System Insights rows: `insights.alf`, `insights.disk_encryption`...) |
+//! | `system` | `users`, `bindings` (with the bound `user`), `groups` (system groups), `policies` (each once: bound to it, to one of its groups, or a member of a policy group bound to it or to one of its groups; `via_group` names the system group, `via_policy_group` the policy group), `policy_statuses` (the latest result of each policy on it, with its `policy`), `insights.<table>` (its System Insights rows: `insights.alf`, `insights.disk_encryption`...) |
 //! | `user_group` | `members` (users), `applications` |
-//! | `system_group` | `members` (systems), `policies` |
-//! | `policy` | `systems` (directly or through groups), `statuses` |
+//! | `system_group` | `members` (systems), `policies` (bound to it, or through a policy group) |
+//! | `policy` | `systems` (directly, through system groups or through its policy groups), `statuses` |
 //! | `application` | `groups` (user groups bound to it) |
 //! | `organization` | `administrators`, `authn_policies`, `policies`, `ip_lists` (every one of the tenant's) |
 //! | a relation or child kind | `parent` and, for relations, `target` (the documents at both ends) |
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use cel::common::value::Val;
 use jumpwatch_model::catalog::Api;
-use jumpwatch_model::{Inventory, Resource, ResourceId, ResourceKind};
+use jumpwatch_model::{Inventory, PolicyBinding, Resource, ResourceId, ResourceKind, SystemId};
 use serde_json::Value;
 
 use crate::value::{cel_list, cel_map, cel_merged, cel_val};
@@ -172,10 +172,13 @@ impl<'a> Relations<'a> {
                     .policies_of_system(id)
                     .into_iter()
                     .map(|(policy, via)| {
-                        let extra = via
-                            .map(|g| ("via_group", cel_val_str(g.as_str())))
-                            .into_iter()
-                            .collect();
+                        let extra = [
+                            ("via_group", via.via_system_group),
+                            ("via_policy_group", via.via_policy_group),
+                        ]
+                        .into_iter()
+                        .filter_map(|(key, group)| Some((key, cel_val_str(group?.as_str()))))
+                        .collect();
                         cel_merged(self.docs.doc(policy), extra)
                     })
                     .collect();
@@ -219,20 +222,24 @@ impl<'a> Relations<'a> {
                     .edges_from(ResourceKind::SystemGroupMember, id)
                     .filter_map(|e| self.get(ResourceKind::System, e.to));
                 entries.push(("members", self.list(members)));
-                let policies = inventory
-                    .edges_to(ResourceKind::PolicySystemGroupBinding, id)
-                    .filter_map(|e| self.get(ResourceKind::Policy, e.from));
-                entries.push(("policies", self.list(policies)));
+                // Bound to the group, or members of a policy group bound to it.
+                let direct =
+                    inventory.edges_to(ResourceKind::PolicySystemGroupBinding, id).map(|e| e.from);
+                let through_policy_groups = inventory
+                    .edges_to(ResourceKind::PolicyGroupSystemGroupBinding, id)
+                    .flat_map(|b| inventory.edges_from(ResourceKind::PolicyGroupMember, b.from))
+                    .map(|m| m.to);
+                let policies = direct
+                    .chain(through_policy_groups)
+                    .filter_map(|p| self.get(ResourceKind::Policy, p));
+                entries.push(("policies", self.list(dedupe(policies))));
             }
             ResourceKind::Policy => {
-                let direct = inventory
-                    .edges_from(ResourceKind::PolicySystemBinding, id)
-                    .filter_map(|e| self.get(ResourceKind::System, e.to));
-                let through_groups = inventory
-                    .edges_from(ResourceKind::PolicySystemGroupBinding, id)
-                    .flat_map(|g| inventory.edges_from(ResourceKind::SystemGroupMember, g.to))
-                    .filter_map(|e| self.get(ResourceKind::System, e.to));
-                entries.push(("systems", self.list(dedupe(direct.chain(through_groups)))));
+                let systems = inventory
+                    .systems_of_policy_reached(&jumpwatch_model::PolicyId::from(id.clone()))
+                    .into_iter()
+                    .filter_map(|s| self.get(ResourceKind::System, s));
+                entries.push(("systems", self.list(systems)));
                 let statuses = self.statuses.get(id).into_iter().flatten().copied();
                 entries.push(("statuses", self.list(statuses)));
             }
@@ -287,26 +294,20 @@ impl<'a> Relations<'a> {
         Box::new(cel::common::types::CelList::from(items))
     }
 
-    /// The policies that apply to a system, once each, with the group they come through.
-    fn policies_of_system(
-        &self,
-        system: &ResourceId,
-    ) -> Vec<(&'a Resource, Option<&'a ResourceId>)> {
+    /// The policies that apply to a system, once each, with the way they come through
+    /// ([`Inventory::policies_applying_to`]: bound to the system, to one of its system groups, or a
+    /// member of a policy group bound to either). A policy that comes several ways keeps the first:
+    /// bound to the system before through a group, and on one target the policy before a policy
+    /// group.
+    fn policies_of_system(&self, system: &ResourceId) -> Vec<(&'a Resource, PolicyBinding<'a>)> {
         let inventory = self.docs.inventory();
-        let mut out: Vec<(&'a Resource, Option<&'a ResourceId>)> = Vec::new();
-        let direct =
-            inventory.edges_to(ResourceKind::PolicySystemBinding, system).map(|e| (e.from, None));
-        let through_groups =
-            inventory.edges_to(ResourceKind::SystemGroupMember, system).flat_map(|membership| {
-                inventory
-                    .edges_to(ResourceKind::PolicySystemGroupBinding, membership.from)
-                    .map(move |e| (e.from, Some(membership.from)))
-            });
-        for (policy, via) in direct.chain(through_groups) {
-            if let Some(policy) = self.get(ResourceKind::Policy, policy)
+        let system = SystemId::from(system.clone());
+        let mut out: Vec<(&'a Resource, PolicyBinding<'a>)> = Vec::new();
+        for binding in inventory.policies_applying_to(&system) {
+            if let Some(policy) = self.get(ResourceKind::Policy, binding.policy)
                 && !out.iter().any(|(p, _)| p.id == policy.id)
             {
-                out.push((policy, via));
+                out.push((policy, binding));
             }
         }
         out

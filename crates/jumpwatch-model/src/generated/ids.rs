@@ -168,6 +168,21 @@ crate::id::typed_id! {
 }
 crate::id::typed_id! {
     #[doc =
+    "The typed id of `policy_group_member` resources ([`PolicyGroupMember`](crate::types::PolicyGroupMember))."]
+    PolicyGroupMemberId
+}
+crate::id::typed_id! {
+    #[doc =
+    "The typed id of `policy_group_system_binding` resources ([`PolicyGroupSystemBinding`](crate::types::PolicyGroupSystemBinding))."]
+    PolicyGroupSystemBindingId
+}
+crate::id::typed_id! {
+    #[doc =
+    "The typed id of `policy_group_system_group_binding` resources ([`PolicyGroupSystemGroupBinding`](crate::types::PolicyGroupSystemGroupBinding))."]
+    PolicyGroupSystemGroupBindingId
+}
+crate::id::typed_id! {
+    #[doc =
     "The typed id of `policy_system_binding` resources ([`PolicySystemBinding`](crate::types::PolicySystemBinding))."]
     PolicySystemBindingId
 }

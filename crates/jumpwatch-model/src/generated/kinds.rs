@@ -75,6 +75,12 @@ pub enum ResourceKind {
     SiWindowsSecurityCenter,
     /// Application bound to a user group: A direct binding of an SSO application to a user group, listed per application. Members of the group can sign in to the application.
     ApplicationUserGroupBinding,
+    /// Policy group membership: A policy's direct membership of a policy group, listed per policy group. Wherever the policy group is bound (to a device or a system group), each member policy applies.
+    PolicyGroupMember,
+    /// Policy group bound to a device: A direct binding of a policy group to one device, listed per policy group. Every member policy of the policy group applies to the device. Devices that receive the policy group through a system group are not included; see policy_group_system_group_binding.
+    PolicyGroupSystemBinding,
+    /// Policy group bound to a system group: A direct binding of a policy group to a system group, listed per policy group. Every member policy of the policy group applies to every device in the system group.
+    PolicyGroupSystemGroupBinding,
     /// Policy bound to a device: A direct binding of a policy to one device, listed per policy. Devices that receive the policy through a system group are not included; see policy_system_group_binding.
     PolicySystemBinding,
     /// Policy bound to a system group: A direct binding of a policy to a system group, listed per policy. Every device in the group receives the policy.
@@ -88,7 +94,7 @@ pub enum ResourceKind {
 }
 impl ResourceKind {
     /// Every kind of the catalog: resources, then System Insights tables, then relations.
-    pub const ALL: &'static [ResourceKind; 40usize] = &[
+    pub const ALL: &'static [ResourceKind; 43usize] = &[
         ResourceKind::ActiveDirectory,
         ResourceKind::Administrator,
         ResourceKind::AppleMdm,
@@ -124,6 +130,9 @@ impl ResourceKind {
         ResourceKind::SiUsers,
         ResourceKind::SiWindowsSecurityCenter,
         ResourceKind::ApplicationUserGroupBinding,
+        ResourceKind::PolicyGroupMember,
+        ResourceKind::PolicyGroupSystemBinding,
+        ResourceKind::PolicyGroupSystemGroupBinding,
         ResourceKind::PolicySystemBinding,
         ResourceKind::PolicySystemGroupBinding,
         ResourceKind::SystemGroupMember,
@@ -169,6 +178,9 @@ impl ResourceKind {
             Self::SiUsers => &SI_USERS,
             Self::SiWindowsSecurityCenter => &SI_WINDOWS_SECURITY_CENTER,
             Self::ApplicationUserGroupBinding => &APPLICATION_USER_GROUP_BINDING,
+            Self::PolicyGroupMember => &POLICY_GROUP_MEMBER,
+            Self::PolicyGroupSystemBinding => &POLICY_GROUP_SYSTEM_BINDING,
+            Self::PolicyGroupSystemGroupBinding => &POLICY_GROUP_SYSTEM_GROUP_BINDING,
             Self::PolicySystemBinding => &POLICY_SYSTEM_BINDING,
             Self::PolicySystemGroupBinding => &POLICY_SYSTEM_GROUP_BINDING,
             Self::SystemGroupMember => &SYSTEM_GROUP_MEMBER,
@@ -258,6 +270,17 @@ impl ResourceKind {
             }
             Self::ApplicationUserGroupBinding => {
                 crate::typed::decode_as::<crate::types::ApplicationUserGroupBinding>(doc)
+            }
+            Self::PolicyGroupMember => {
+                crate::typed::decode_as::<crate::types::PolicyGroupMember>(doc)
+            }
+            Self::PolicyGroupSystemBinding => {
+                crate::typed::decode_as::<crate::types::PolicyGroupSystemBinding>(doc)
+            }
+            Self::PolicyGroupSystemGroupBinding => {
+                crate::typed::decode_as::<
+                    crate::types::PolicyGroupSystemGroupBinding,
+                >(doc)
             }
             Self::PolicySystemBinding => {
                 crate::typed::decode_as::<crate::types::PolicySystemBinding>(doc)
@@ -11165,6 +11188,345 @@ static APPLICATION_USER_GROUP_BINDING: crate::KindMeta = crate::KindMeta {
         (
             "awkward",
             "{ \"from\": { \"id\": \"6123456789abcdef01234567\", \"type\": \"application\", \"attributes\": null }, \"to\": { \"id\": \"650000000000000000000002\", \"type\": \"user_group\" }, \"attributes\": {}, \"addedBy\": { \"kind\": \"scim\" } }",
+        ),
+    ],
+};
+static POLICY_GROUP_MEMBER: crate::KindMeta = crate::KindMeta {
+    kind: ResourceKind::PolicyGroupMember,
+    name: "policy_group_member",
+    title: "Policy group membership",
+    description: "A policy's direct membership of a policy group, listed per policy group. Wherever the policy group is bound (to a device or a system group), each member policy applies.",
+    api: crate::catalog::Api::V2,
+    list_path: "/policygroups/{group_id}/members",
+    get_path: None,
+    query: &[],
+    list_filter: None,
+    hydrate: false,
+    envelope: crate::catalog::Envelope::Array,
+    max_limit: 100u32,
+    sort: None,
+    filterable: &[],
+    id: crate::catalog::IdSpec::Relation,
+    name_field: None,
+    parent: Some(crate::catalog::ParentSpec {
+        kind: ResourceKind::PolicyGroup,
+        param: "group_id",
+    }),
+    relation: Some(crate::catalog::RelationSpec {
+        to: ResourceKind::Policy,
+        to_id: "to.id",
+        to_type: Some("to.type"),
+        to_type_value: Some("policy"),
+    }),
+    optional: false,
+    org_header: true,
+    scope: Some("systems.readonly"),
+    volatile: &[],
+    secret: &[],
+    arrays: &[],
+    view: crate::catalog::SqlView {
+        name: "policy_group_members",
+        columns: &[
+            crate::catalog::Column {
+                name: "policy_id",
+                path: "to.id",
+                sql_type: crate::catalog::SqlType::Text,
+            },
+        ],
+        select: "SELECT r.tenant AS tenant, r.id AS id, r.parent_id AS policy_group_id, json_extract(r.doc, '$.to.id') AS policy_id FROM {source} AS r WHERE r.kind = 'policy_group_member'",
+    },
+    fields: &[
+        crate::catalog::FieldMeta {
+            path: "to",
+            ty: "object",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.id",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.type",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "from",
+            ty: "object",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.id",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.type",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+    ],
+    struct_name: "PolicyGroupMember",
+    id_type: "PolicyGroupMemberId",
+    examples: &[
+        (
+            "ordinary",
+            "{ \"to\": { \"id\": \"5e9a8b7c6d5e4f3a2b1c0d9e\", \"type\": \"policy\", \"attributes\": null }, \"attributes\": null }",
+        ),
+        (
+            "awkward",
+            "{ \"from\": { \"id\": \"65d4e5f60718293a4b5c6d7e\", \"type\": \"policy_group\" }, \"to\": { \"id\": \"5e9a8b7c6d5e4f3a2b1c0d9f\", \"type\": \"policy\", \"attributes\": {} }, \"attributes\": {}, \"memberSince\": null }",
+        ),
+    ],
+};
+static POLICY_GROUP_SYSTEM_BINDING: crate::KindMeta = crate::KindMeta {
+    kind: ResourceKind::PolicyGroupSystemBinding,
+    name: "policy_group_system_binding",
+    title: "Policy group bound to a device",
+    description: "A direct binding of a policy group to one device, listed per policy group. Every member policy of the policy group applies to the device. Devices that receive the policy group through a system group are not included; see policy_group_system_group_binding.",
+    api: crate::catalog::Api::V2,
+    list_path: "/policygroups/{group_id}/associations",
+    get_path: None,
+    query: &[("targets", "system")],
+    list_filter: None,
+    hydrate: false,
+    envelope: crate::catalog::Envelope::Array,
+    max_limit: 100u32,
+    sort: None,
+    filterable: &[],
+    id: crate::catalog::IdSpec::Relation,
+    name_field: None,
+    parent: Some(crate::catalog::ParentSpec {
+        kind: ResourceKind::PolicyGroup,
+        param: "group_id",
+    }),
+    relation: Some(crate::catalog::RelationSpec {
+        to: ResourceKind::System,
+        to_id: "to.id",
+        to_type: Some("to.type"),
+        to_type_value: Some("system"),
+    }),
+    optional: false,
+    org_header: true,
+    scope: Some("groups.readonly"),
+    volatile: &[],
+    secret: &[],
+    arrays: &[],
+    view: crate::catalog::SqlView {
+        name: "policy_group_system_bindings",
+        columns: &[
+            crate::catalog::Column {
+                name: "system_id",
+                path: "to.id",
+                sql_type: crate::catalog::SqlType::Text,
+            },
+        ],
+        select: "SELECT r.tenant AS tenant, r.id AS id, r.parent_id AS policy_group_id, json_extract(r.doc, '$.to.id') AS system_id FROM {source} AS r WHERE r.kind = 'policy_group_system_binding'",
+    },
+    fields: &[
+        crate::catalog::FieldMeta {
+            path: "to",
+            ty: "object",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.id",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.type",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "from",
+            ty: "object",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.id",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.type",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+    ],
+    struct_name: "PolicyGroupSystemBinding",
+    id_type: "PolicyGroupSystemBindingId",
+    examples: &[
+        (
+            "ordinary",
+            "{ \"to\": { \"id\": \"66b2c3d4e5f6a7b8c9d0e1f2\", \"type\": \"system\", \"attributes\": null }, \"attributes\": null }",
+        ),
+        (
+            "awkward",
+            "{ \"from\": { \"id\": \"65d4e5f60718293a4b5c6d7f\", \"type\": \"policy_group\" }, \"to\": { \"id\": \"66b2c3d4e5f6a7b8c9d0e1f5\", \"type\": \"system\", \"attributes\": {} }, \"attributes\": null, \"extraNote\": \"bound by an admin\" }",
+        ),
+    ],
+};
+static POLICY_GROUP_SYSTEM_GROUP_BINDING: crate::KindMeta = crate::KindMeta {
+    kind: ResourceKind::PolicyGroupSystemGroupBinding,
+    name: "policy_group_system_group_binding",
+    title: "Policy group bound to a system group",
+    description: "A direct binding of a policy group to a system group, listed per policy group. Every member policy of the policy group applies to every device in the system group.",
+    api: crate::catalog::Api::V2,
+    list_path: "/policygroups/{group_id}/associations",
+    get_path: None,
+    query: &[("targets", "system_group")],
+    list_filter: None,
+    hydrate: false,
+    envelope: crate::catalog::Envelope::Array,
+    max_limit: 100u32,
+    sort: None,
+    filterable: &[],
+    id: crate::catalog::IdSpec::Relation,
+    name_field: None,
+    parent: Some(crate::catalog::ParentSpec {
+        kind: ResourceKind::PolicyGroup,
+        param: "group_id",
+    }),
+    relation: Some(crate::catalog::RelationSpec {
+        to: ResourceKind::SystemGroup,
+        to_id: "to.id",
+        to_type: Some("to.type"),
+        to_type_value: Some("system_group"),
+    }),
+    optional: false,
+    org_header: true,
+    scope: Some("groups.readonly"),
+    volatile: &[],
+    secret: &[],
+    arrays: &[],
+    view: crate::catalog::SqlView {
+        name: "policy_group_system_group_bindings",
+        columns: &[
+            crate::catalog::Column {
+                name: "system_group_id",
+                path: "to.id",
+                sql_type: crate::catalog::SqlType::Text,
+            },
+        ],
+        select: "SELECT r.tenant AS tenant, r.id AS id, r.parent_id AS policy_group_id, json_extract(r.doc, '$.to.id') AS system_group_id FROM {source} AS r WHERE r.kind = 'policy_group_system_group_binding'",
+    },
+    fields: &[
+        crate::catalog::FieldMeta {
+            path: "to",
+            ty: "object",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.id",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.type",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "to.attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "from",
+            ty: "object",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.id",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.type",
+            ty: "string",
+            nullable: false,
+            required: true,
+        },
+        crate::catalog::FieldMeta {
+            path: "from.attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+        crate::catalog::FieldMeta {
+            path: "attributes",
+            ty: "any",
+            nullable: false,
+            required: false,
+        },
+    ],
+    struct_name: "PolicyGroupSystemGroupBinding",
+    id_type: "PolicyGroupSystemGroupBindingId",
+    examples: &[
+        (
+            "ordinary",
+            "{ \"to\": { \"id\": \"66b2c3d4e5f6a7b8c9d0aa01\", \"type\": \"system_group\", \"attributes\": null }, \"attributes\": null }",
+        ),
+        (
+            "awkward",
+            "{ \"from\": { \"id\": \"65d4e5f60718293a4b5c6d7e\", \"type\": \"policy_group\", \"attributes\": null }, \"to\": { \"id\": \"66b2c3d4e5f6a7b8c9d0aa03\", \"type\": \"system_group\" }, \"attributes\": { \"inherited\": false }, \"edgeVersion\": 2 }",
         ),
     ],
 };

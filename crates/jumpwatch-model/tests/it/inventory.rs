@@ -18,6 +18,7 @@ fn edge(kind: ResourceKind, parent: &ResourceId, target: &ResourceId) -> Resourc
         ResourceKind::User => "user",
         ResourceKind::System => "system",
         ResourceKind::SystemGroup => "system_group",
+        ResourceKind::Policy => "policy",
         other => panic!("{other}"),
     };
     let doc = match kind {
@@ -38,12 +39,15 @@ enum Op {
 }
 
 /// The relation kinds the operations touch.
-const RELATIONS: [ResourceKind; 5] = [
+const RELATIONS: [ResourceKind; 8] = [
     ResourceKind::UserGroupMember,
     ResourceKind::SystemGroupMember,
     ResourceKind::SystemUserBinding,
     ResourceKind::PolicySystemBinding,
     ResourceKind::PolicySystemGroupBinding,
+    ResourceKind::PolicyGroupMember,
+    ResourceKind::PolicyGroupSystemBinding,
+    ResourceKind::PolicyGroupSystemGroupBinding,
 ];
 
 fn relation_kinds() -> impl Strategy<Value = ResourceKind> {
@@ -69,6 +73,7 @@ fn prefix(kind: ResourceKind) -> &'static str {
         ResourceKind::SystemGroup => "sg",
         ResourceKind::System => "s",
         ResourceKind::Policy => "p",
+        ResourceKind::PolicyGroup => "pg",
         other => panic!("{other}"),
     }
 }
@@ -116,33 +121,70 @@ proptest! {
                 prop_assert_eq!(to, expected);
             }
         }
-        // Policies applying to a system: direct bindings, and bindings of its groups.
+        // Policies applying to a system: direct bindings, bindings of its groups, and the member
+        // policies of policy groups bound to it or to its groups.
         let direct = scan(ResourceKind::PolicySystemBinding);
         let memberships = scan(ResourceKind::SystemGroupMember);
         let group_bindings = scan(ResourceKind::PolicySystemGroupBinding);
+        let policy_group_members = scan(ResourceKind::PolicyGroupMember);
+        let policy_group_direct = scan(ResourceKind::PolicyGroupSystemBinding);
+        let policy_group_group_bindings = scan(ResourceKind::PolicyGroupSystemGroupBinding);
+        let members_of = |policy_group: &str| -> Vec<String> {
+            policy_group_members
+                .iter()
+                .filter(|(pg, _)| pg == policy_group)
+                .map(|(_, policy)| policy.clone())
+                .collect()
+        };
         for n in 0..6u8 {
             let system = SystemId::from(id("s", n));
-            let got: BTreeSet<(String, Option<String>)> = inventory
+            let got: Vec<(String, Option<String>, Option<String>)> = inventory
                 .policies_applying_to(&system)
                 .into_iter()
-                .map(|b| (b.policy.to_string(), b.via_system_group.map(ToString::to_string)))
+                .map(|b| {
+                    (
+                        b.policy.to_string(),
+                        b.via_system_group.map(ToString::to_string),
+                        b.via_policy_group.map(ToString::to_string),
+                    )
+                })
                 .collect();
             let mut expected = BTreeSet::new();
             for (policy, s) in &direct {
                 if s == system.as_str() {
-                    expected.insert((policy.clone(), None));
+                    expected.insert((policy.clone(), None, None));
+                }
+            }
+            for (policy_group, s) in &policy_group_direct {
+                if s == system.as_str() {
+                    for policy in members_of(policy_group) {
+                        expected.insert((policy, None, Some(policy_group.clone())));
+                    }
                 }
             }
             for (group, s) in &memberships {
                 if s == system.as_str() {
                     for (policy, g) in &group_bindings {
                         if g == group {
-                            expected.insert((policy.clone(), Some(group.clone())));
+                            expected.insert((policy.clone(), Some(group.clone()), None));
+                        }
+                    }
+                    for (policy_group, g) in &policy_group_group_bindings {
+                        if g == group {
+                            for policy in members_of(policy_group) {
+                                expected.insert((
+                                    policy,
+                                    Some(group.clone()),
+                                    Some(policy_group.clone()),
+                                ));
+                            }
                         }
                     }
                 }
             }
-            prop_assert_eq!(got, expected);
+            // Each way once.
+            prop_assert_eq!(got.len(), expected.len());
+            prop_assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), expected);
         }
     }
 }
@@ -186,6 +228,7 @@ fn typed_shortcuts_answer_the_common_questions() {
     assert_eq!(policies.len(), 1);
     assert_eq!(policies[0].policy.as_str(), "p01");
     assert_eq!(policies[0].via_system_group.map(ResourceId::as_str), Some("sg01"));
+    assert_eq!(policies[0].via_policy_group, None);
 
     // Replacing an edge keeps one copy; removing it clears the index.
     inventory

@@ -47,3 +47,33 @@ fn mistakes_name_the_file_line_and_reason() {
     let twice = format!("{}\n{}", rule("true", ""), rule("true", ""));
     assert!(error(&twice).message.contains("defined twice"));
 }
+
+#[test]
+fn messages_are_expressions_checked_at_load() {
+    let with_message = |message: &str| {
+        rule("true", "").replace("message = \"m\"", &format!("message = \"{message}\""))
+    };
+    let error =
+        load_pack("custom.toml", &with_message("{{r.username}} in {{groups.size()}}")).unwrap_err();
+    assert!(error.message.contains("`message` reads `groups`"), "{error}");
+    assert_eq!(error.line, 7);
+    let error = load_pack("custom.toml", &with_message("{{params.days}}")).unwrap_err();
+    assert!(error.message.contains("params.days"), "{error}");
+    let error = load_pack("custom.toml", &with_message("half {{r.username")).unwrap_err();
+    assert!(error.message.contains("without its `}}`"), "{error}");
+
+    let rules = load_pack(
+        "custom.toml",
+        &with_message("{{r.username}} is in {{size(rel.groups)}} groups; {{r.nope}}"),
+    )
+    .unwrap();
+    let engine = {
+        let mut engine = jumpwatch_rules::Engine::new();
+        engine.add_rules(rules).unwrap();
+        engine
+    };
+    let input = jumpwatch_rules::Input::doc(serde_json::json!({"_id": "u1", "username": "ada"}))
+        .rel(serde_json::json!({"groups": [{"name": "a"}, {"name": "b"}]}));
+    let verdict = engine.check(&engine.cel_rules()[0], &input, chrono::Utc::now());
+    assert_eq!(verdict.message.as_deref(), Some("ada is in 2 groups; ?"));
+}

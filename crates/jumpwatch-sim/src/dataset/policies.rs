@@ -1,7 +1,7 @@
 //! Policy templates, policies and policy groups, their bindings, and the results of applying
 //! them to the systems they reach.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Duration;
 use jumpwatch_model::{ResourceId, ResourceKind};
@@ -211,14 +211,25 @@ enum Bound {
     Some(&'static str),
 }
 
-/// Policy groups and the system group each is bound to.
-const POLICY_GROUPS: &[(&str, &str, &str)] = &[
+/// A policy group: name, description, the system group it is bound to, and the platform of one
+/// device outside that group it is also bound to directly (an exception made by hand), if any.
+type PolicyGroupSpec = (&'static str, &'static str, &'static str, Option<Os>);
+
+/// Policy groups and where each is bound. Their member policies are the [`POLICIES`] bound
+/// [`Bound::PolicyGroup`].
+const POLICY_GROUPS: &[PolicyGroupSpec] = &[
     (
         "macOS baseline",
         "Firewall, screen lock and Gatekeeper for every managed Mac",
         "Managed Macs",
+        None,
     ),
-    ("Windows hardening", "Device restrictions for sensitive Windows devices", "Finance Laptops"),
+    (
+        "Windows hardening",
+        "Device restrictions for sensitive Windows devices",
+        "Finance Laptops",
+        Some(Os::Windows),
+    ),
 ];
 
 /// A JumpCloud-wide id (the same in every tenant), derived from a name.
@@ -285,7 +296,7 @@ pub(crate) fn generate(g: &mut Gen, devices: &Devices) -> PolicyStats {
     }
     let created = g.now - Duration::days(700);
     let mut policy_groups = HashMap::new();
-    for (name, description, system_group) in POLICY_GROUPS {
+    for (name, description, system_group, direct) in POLICY_GROUPS {
         let id = g.id_at(created);
         g.put(
             ResourceKind::PolicyGroup,
@@ -299,9 +310,28 @@ pub(crate) fn generate(g: &mut Gen, devices: &Devices) -> PolicyStats {
                 "attributes": {},
             }),
         );
+        let mut members = HashSet::new();
         if let Some(group) = devices.group(system_group) {
             let group = group.to_owned();
+            if let Ok(group_id) = ResourceId::new(&group) {
+                members = g
+                    .org
+                    .graph
+                    .neighbours(&Node::new("system_group", group_id), "system")
+                    .map(|(id, _)| id.as_str().to_owned())
+                    .collect();
+            }
             g.link(("policy_group", &id), ("system_group", &group), Value::Null);
+        }
+        // The first device of the platform that checks in and is not in the group.
+        let exception = direct.and_then(|os| {
+            devices.systems.iter().find(|s| {
+                s.os == os && s.last_contact.is_some() && !members.contains(s.id.as_str())
+            })
+        });
+        if let Some(system) = exception {
+            let system = system.id.clone();
+            g.link(("policy_group", &id), ("system", &system), Value::Null);
         }
         policy_groups.insert(*name, id);
     }

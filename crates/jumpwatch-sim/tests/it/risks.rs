@@ -56,9 +56,8 @@ impl World {
         self.inventory.user_groups_of(&id).map(|e| e.from.as_str().to_owned()).collect()
     }
 
-    /// Whether a policy of a template applies to a system, directly or through a system group
-    /// (policy groups are not relations of the catalog, so the checks below avoid policies bound
-    /// only through them).
+    /// Whether a policy of a template applies to a system: bound to it or to one of its system
+    /// groups, or a member of a policy group bound to either.
     fn covered(&self, system: &str, template: &str) -> bool {
         let id = SystemId::new(system).unwrap();
         let policies = docs(&self.tenant, ResourceKind::Policy);
