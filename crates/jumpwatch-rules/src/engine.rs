@@ -18,8 +18,11 @@ use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::eval::{ChangeView, add_change_functions, change_val, judge, null_val, root_context};
-use crate::pack::{CelRule, Input, RuleError, builtin, load_pack};
+use crate::eval::{
+    ChangeView, Patterns, add_change_functions, change_val, check, judge, message, null_val,
+    root_context,
+};
+use crate::pack::{CelRule, Input, Relations as Wanted, RuleError, builtin, load_pack};
 use crate::relations::{Docs, Relations};
 use crate::rule::{Evidence, Outcome, Rule, RuleInfo, RuleType, Scope, Severity, Subject, Verdict};
 use crate::value::{cel_map, cel_val};
@@ -107,6 +110,7 @@ pub struct Engine {
     cel: Vec<CelRule>,
     native: Vec<Arc<dyn Rule>>,
     env: Arc<Env>,
+    patterns: Arc<Patterns>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -128,7 +132,12 @@ impl Engine {
     /// An engine without rules.
     #[must_use]
     pub fn new() -> Self {
-        Self { cel: Vec::new(), native: Vec::new(), env: Arc::new(Env::stdlib()) }
+        Self {
+            cel: Vec::new(),
+            native: Vec::new(),
+            env: Arc::new(Env::stdlib()),
+            patterns: Arc::new(Patterns::default()),
+        }
     }
 
     /// An engine with the built-in JumpCloud pack.
@@ -293,7 +302,7 @@ impl Engine {
     /// One data rule on an input given as JSON (what a test case does).
     #[must_use]
     pub fn check(&self, rule: &CelRule, input: &Input, now: DateTime<Utc>) -> Verdict {
-        let root = root_context(&self.env, now, input.org.as_ref());
+        let root = root_context(&self.env, &self.patterns, now, input.org.as_ref());
         let empty = Value::Object(serde_json::Map::new());
         let rel = input.rel.as_ref().unwrap_or(&empty);
         match rule.info.rule_type {
@@ -328,7 +337,7 @@ impl Engine {
                     after,
                     actor: input.actor.as_ref(),
                 };
-                judge_change(&self.env, rule, &view, cel_val(rel), now, input.org.as_ref())
+                judge_change(self, rule, &view, cel_val(rel), now, input.org.as_ref())
             }
             RuleType::Event => {
                 let mut scope = root.new_inner_scope();
@@ -345,7 +354,7 @@ impl Engine {
         let relations = Relations::new(&docs);
         let org_resource = inventory.resources(ResourceKind::Organization).next();
         let org = org_resource.map(|o| docs.doc(o));
-        let root = root_context(&self.env, now, org);
+        let root = root_context(&self.env, &self.patterns, now, org);
         let scope = Scope::new(now, Some(inventory), org);
         let mut results = Vec::new();
         for kind in inventory.kinds() {
@@ -362,14 +371,14 @@ impl Engine {
             if rules.is_empty() && native.is_empty() {
                 continue;
             }
-            let reads_relations = rules.iter().any(|r| r.reads_relations);
+            // The relations the kind's rules read, built for a resource only once a rule that reads
+            // them applies to it.
+            let wanted = rules.iter().fold(Wanted::none(), |all, r| all.union(&r.relations));
             for resource in inventory.resources(kind) {
                 let doc = docs.doc(resource);
                 let mut context = root.new_inner_scope();
                 context.add_variable_as_val("r", cel_val(doc));
-                if reads_relations {
-                    context.add_variable_as_val("rel", relations.of(resource));
-                }
+                let mut with_relations = false;
                 let name = display_name(inventory, resource);
                 let result = |info: &RuleInfo, verdict| {
                     RuleResult::new(
@@ -381,7 +390,24 @@ impl Engine {
                     )
                 };
                 for rule in &rules {
-                    results.push(result(&rule.info, judge(rule, &context, doc)));
+                    if rule.conditions_read_relations && !with_relations {
+                        let applies =
+                            rule.applies.as_ref().filter(|_| !rule.applies_reads_relations);
+                        if applies.is_some_and(|a| check(&context, a) == Ok(false)) {
+                            results.push(result(&rule.info, Verdict::not_applicable()));
+                            continue;
+                        }
+                        context.add_variable_as_val("rel", relations.of(resource, &wanted));
+                        with_relations = true;
+                    }
+                    let mut verdict = judge(rule, &context, doc);
+                    // A message that names relations the conditions did not need.
+                    if verdict.outcome == Outcome::Fail && rule.relations.any() && !with_relations {
+                        context.add_variable_as_val("rel", relations.of(resource, &wanted));
+                        with_relations = true;
+                        verdict.message = Some(message(rule, &context));
+                    }
+                    results.push(result(&rule.info, verdict));
                 }
                 for rule in &native {
                     results.push(result(
@@ -452,11 +478,12 @@ impl Engine {
             };
             for rule in rules {
                 let rel = match resource {
-                    Some(resource) if rule.reads_relations => relations.of(resource),
+                    Some(resource) if rule.relations.any() => {
+                        relations.of(resource, &rule.relations)
+                    }
                     _ => Box::new(cel_map(std::iter::empty())),
                 };
-                results
-                    .push(result(&rule.info, judge_change(&self.env, rule, &view, rel, now, org)));
+                results.push(result(&rule.info, judge_change(self, rule, &view, rel, now, org)));
             }
             for rule in native {
                 results.push(result(rule.info(), rule.evaluate(Subject::Change(event), &scope)));
@@ -479,7 +506,7 @@ impl Engine {
             self.cel.iter().filter(|r| r.info.rule_type == RuleType::Event).collect();
         let native: Vec<&Arc<dyn Rule>> =
             self.native.iter().filter(|r| r.info().rule_type == RuleType::Event).collect();
-        let root = root_context(&self.env, now, org);
+        let root = root_context(&self.env, &self.patterns, now, org);
         let scope = Scope::new(now, inventory, org);
         let mut results = Vec::new();
         for event in events {
@@ -541,14 +568,14 @@ fn event_subject(event: &DirectoryEvent) -> (String, Option<String>) {
 
 /// One change rule on one change.
 fn judge_change<'v>(
-    env: &Arc<Env>,
+    engine: &Engine,
     rule: &CelRule,
     view: &ChangeView<'v>,
     rel: Box<dyn cel::common::value::Val + 'v>,
     now: DateTime<Utc>,
     org: Option<&'v Value>,
 ) -> Verdict {
-    let mut root: Context<'v, 'v> = root_context(env, now, org);
+    let mut root: Context<'v, 'v> = root_context(&engine.env, &engine.patterns, now, org);
     add_change_functions(&mut root, view);
     let subject = view.after.or(view.before);
     let empty = Value::Null;

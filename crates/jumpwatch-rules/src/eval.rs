@@ -23,13 +23,52 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     jumpwatch_model::Timestamp::parse(text).map(|t| t.to_utc())
 }
 
+/// Compiled regular expressions by pattern, for `re(text, pattern)`: each pattern is compiled
+/// once per engine, where CEL's `matches` compiles it at every call.
+#[derive(Debug, Default)]
+pub(crate) struct Patterns(
+    std::sync::RwLock<std::collections::HashMap<String, Result<regex::Regex, String>>>,
+);
+
+impl Patterns {
+    fn is_match(&self, text: &str, pattern: &str) -> Result<bool, ExecutionError> {
+        let found = self.0.read().ok().and_then(|cache| {
+            cache
+                .get(pattern)
+                .map(|compiled| compiled.as_ref().map(|re| re.is_match(text)).map_err(Clone::clone))
+        });
+        let outcome = match found {
+            Some(outcome) => outcome,
+            None => {
+                let compiled = regex::Regex::new(pattern).map_err(|e| e.to_string());
+                let outcome = compiled.as_ref().map(|re| re.is_match(text)).map_err(Clone::clone);
+                if let Ok(mut cache) = self.0.write() {
+                    cache.insert(pattern.to_owned(), compiled);
+                }
+                outcome
+            }
+        };
+        outcome.map_err(|e| {
+            ExecutionError::function_error(
+                "re",
+                format!("{pattern:?} is not a regular expression: {e}"),
+            )
+        })
+    }
+}
+
 /// The root context of an evaluation: Jumpwatch's functions, `now` and `org`.
 pub(crate) fn root_context<'v>(
     env: &Arc<Env>,
+    patterns: &Arc<Patterns>,
     now: DateTime<Utc>,
     org: Option<&'v Value>,
 ) -> Context<'v, 'v> {
     let mut context = Context::with_env(Arc::clone(env));
+    let patterns = Arc::clone(patterns);
+    let _ = context.add_function("re", move |text: Arc<String>, pattern: Arc<String>| {
+        patterns.is_match(&text, &pattern)
+    });
     // Registering only fails on a name the standard library declares; ours do not clash.
     let _ = context.add_function(
         "age",
@@ -166,7 +205,8 @@ pub(crate) fn null_val<'v>() -> Box<dyn Val + 'v> {
     Box::new(cel::common::types::CelNull)
 }
 
-fn check(context: &Context<'_, '_>, condition: &Condition) -> Result<bool, String> {
+/// A condition's value: a boolean, or why there is none.
+pub(crate) fn check(context: &Context<'_, '_>, condition: &Condition) -> Result<bool, String> {
     match condition.program.execute(context) {
         Ok(Cel::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("`{}` gave {other:?}, not a boolean", condition.source)),
@@ -174,20 +214,29 @@ fn check(context: &Context<'_, '_>, condition: &Condition) -> Result<bool, Strin
     }
 }
 
+/// `scope` with the rule's parameters, when it has some.
+fn with_params<'s, 'v>(rule: &'v CelRule, scope: &'s Context<'_, 'v>) -> Option<Context<'s, 'v>> {
+    if rule.info.params.is_empty() {
+        return None;
+    }
+    let mut inner = scope.new_inner_scope();
+    inner.add_variable_as_val(
+        "params",
+        Box::new(cel_map(rule.info.params.iter().map(|(k, v)| (k.as_str(), cel_val(v))))),
+    );
+    Some(inner)
+}
+
+/// A failing rule's message in `scope`.
+pub(crate) fn message(rule: &CelRule, scope: &Context<'_, '_>) -> String {
+    let inner = with_params(rule, scope);
+    render(&rule.message_parts, inner.as_ref().unwrap_or(scope))
+}
+
 /// Judges one subject in `scope` (which has the subject's variables).
 pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, subject: &Value) -> Verdict {
-    let with_params;
-    let context = if rule.info.params.is_empty() {
-        scope
-    } else {
-        let mut inner = scope.new_inner_scope();
-        inner.add_variable_as_val(
-            "params",
-            Box::new(cel_map(rule.info.params.iter().map(|(k, v)| (k.as_str(), cel_val(v))))),
-        );
-        with_params = inner;
-        &with_params
-    };
+    let inner = with_params(rule, scope);
+    let context = inner.as_ref().unwrap_or(scope);
     let verdict = |outcome: Outcome, message: Option<String>| {
         let evidence = if outcome == Outcome::Pass || outcome == Outcome::NotApplicable {
             Vec::new()

@@ -106,6 +106,50 @@ impl fmt::Debug for Condition {
     }
 }
 
+/// The relations (`rel.<name>`) an expression set reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) enum Relations {
+    /// These names.
+    Some(std::collections::BTreeSet<String>),
+    /// Every one (`rel` read as a whole).
+    #[default]
+    All,
+}
+
+impl Relations {
+    pub(crate) const fn none() -> Self {
+        Self::Some(std::collections::BTreeSet::new())
+    }
+
+    fn or_all(self, whole: bool) -> Self {
+        if whole { Self::All } else { self }
+    }
+
+    /// Whether any relation is read.
+    pub(crate) fn any(&self) -> bool {
+        match self {
+            Self::Some(names) => !names.is_empty(),
+            Self::All => true,
+        }
+    }
+
+    /// Whether `name` is read.
+    pub(crate) fn wants(&self, name: &str) -> bool {
+        match self {
+            Self::Some(names) => names.contains(name),
+            Self::All => true,
+        }
+    }
+
+    /// Both sets.
+    pub(crate) fn union(&self, other: &Self) -> Self {
+        match (self, other) {
+            (Self::Some(a), Self::Some(b)) => Self::Some(a.union(b).cloned().collect()),
+            _ => Self::All,
+        }
+    }
+}
+
 /// A piece of a message: text, or a placeholder's expression.
 #[derive(Debug, Clone)]
 pub(crate) enum MessagePart {
@@ -155,8 +199,14 @@ pub struct CelRule {
     pub(crate) message_parts: Vec<MessagePart>,
     /// Its test cases.
     pub tests: Vec<TestCase>,
-    /// Whether a condition reads `rel` (the engine builds relations only for such rules).
-    pub(crate) reads_relations: bool,
+    /// The relations its expressions read (the engine builds only those, and only for rules
+    /// that read some).
+    pub(crate) relations: Relations,
+    /// Whether `applies` reads `rel` (otherwise it is checked before the relations are built).
+    pub(crate) applies_reads_relations: bool,
+    /// Whether a condition reads `rel`; when only the message does, the relations are built for
+    /// failures alone.
+    pub(crate) conditions_read_relations: bool,
     /// The document paths the conditions read (`r.mfa.configured`), shown as evidence.
     pub(crate) evidence_paths: Vec<String>,
 }
@@ -239,7 +289,7 @@ pub const fn variables(rule_type: RuleType) -> &'static [&'static str] {
 /// The functions Jumpwatch adds to CEL (see `docs/rules.md`); `changed` and `became` are for
 /// change rules.
 pub const FUNCTIONS: &[&str] =
-    &["age", "days", "hours", "lower", "cidr_prefix", "changed", "became"];
+    &["age", "days", "hours", "lower", "cidr_prefix", "re", "changed", "became"];
 
 fn line_of(text: &str, span: Range<usize>) -> usize {
     text.get(..span.start).map_or(1, |before| before.matches('\n').count() + 1)
@@ -387,14 +437,34 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
         let unknown = raw.unknown.as_ref().map(|s| compile("unknown", s)).transpose()?;
         let conditions: Vec<&Condition> =
             applies.iter().chain(std::iter::once(&fails)).chain(unknown.iter()).collect();
-        let reads_relations = conditions
+        let expressions: Vec<&Condition> = conditions
             .iter()
             .copied()
             .chain(message_parts.iter().filter_map(|p| match p {
                 MessagePart::Expression(c) => Some(c),
                 MessagePart::Text(_) => None,
             }))
-            .any(|c| c.program.references().has_variable("rel"));
+            .collect();
+        let reads = |c: &Condition| c.program.references().has_variable("rel");
+        let reads_relations = expressions.iter().any(|c| reads(c));
+        // Which relations: the names read as `rel.<name>`; all of them when `rel` is read whole.
+        let relations = if reads_relations {
+            let mut names = std::collections::BTreeSet::new();
+            let mut whole = false;
+            for c in &expressions {
+                whole |= reads(c) && reads_whole(&c.source, "rel");
+                names.extend(
+                    document_paths(&c.source, "rel")
+                        .into_iter()
+                        .map(|path| path.split('.').next().unwrap_or_default().to_owned()),
+                );
+            }
+            Relations::Some(names).or_all(whole)
+        } else {
+            Relations::none()
+        };
+        let applies_reads_relations = applies.as_ref().is_some_and(reads);
+        let conditions_read_relations = conditions.iter().any(|c| reads(c));
         // The evidence: the subject's paths the conditions read (a change rule's subject is the
         // document after the change, so `before.x` and `after.x` name its paths too).
         let roots: &[&str] = match rule_type {
@@ -466,7 +536,9 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
             message: raw.message.into_inner(),
             message_parts,
             tests,
-            reads_relations,
+            relations,
+            applies_reads_relations,
+            conditions_read_relations,
             evidence_paths,
         });
     }
@@ -481,6 +553,18 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
         }
     }
     Ok(rules)
+}
+
+/// Whether an expression reads the variable `root` other than as `root.<name>` (`size(rel)`).
+fn reads_whole(source: &str, root: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    source.match_indices(root).any(|(at, _)| {
+        let before = source[..at].chars().next_back();
+        let after = source[at + root.len()..].chars().next();
+        let standalone = !before.is_some_and(|c| ident(c) || c == '.' || c == '\'' || c == '"')
+            && !after.is_some_and(ident);
+        standalone && after != Some('.')
+    })
 }
 
 /// The document paths an expression reads through `root` (`r.mfa.configured` → `mfa.configured`).
@@ -571,4 +655,21 @@ pub fn builtin() -> Result<Vec<CelRule>, RuleError> {
         rules.extend(load_pack(file, text)?);
     }
     Ok(rules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relations_read_by_name_or_whole() {
+        assert!(!reads_whole("rel.groups.exists(g, g.x) || size(rel.groups) > 0", "rel"));
+        assert!(!reads_whole("r.release == 'x' && r.rel == 1", "rel"));
+        assert!(reads_whole("size(rel) > 0", "rel"));
+        assert!(reads_whole("has(rel)", "rel"));
+        assert_eq!(
+            document_paths("rel.groups.exists(g, true) || size(rel.admin.x) > 0", "rel"),
+            ["groups", "admin.x"]
+        );
+    }
 }

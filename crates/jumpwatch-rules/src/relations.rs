@@ -15,36 +15,31 @@
 
 use std::collections::HashMap;
 
+use cel::common::types::CelList;
 use cel::common::value::Val;
 use jumpwatch_model::catalog::Api;
 use jumpwatch_model::{Inventory, PolicyBinding, Resource, ResourceId, ResourceKind, SystemId};
 use serde_json::Value;
 
+use crate::pack::Relations as Wanted;
 use crate::value::{cel_list, cel_map, cel_merged, cel_val};
 
-/// The documents rules see: secret paths replaced by their markers.
+/// The documents rules see: secret paths replaced by their markers. A document of a kind with
+/// secret paths is copied and redacted the first time a rule reads it, not before.
 #[derive(Debug)]
 pub(crate) struct Docs<'a> {
     inventory: &'a Inventory,
-    redacted: HashMap<(ResourceKind, &'a ResourceId), Value>,
+    redacted: HashMap<(ResourceKind, &'a ResourceId), std::cell::OnceCell<Value>>,
 }
 
 impl<'a> Docs<'a> {
-    /// Redacts the documents of the kinds that have secret paths (the others are read as they
-    /// are, without a copy).
     pub(crate) fn new(inventory: &'a Inventory) -> Self {
-        let mut redacted = HashMap::new();
-        for kind in inventory.kinds() {
-            if kind.meta().secret.is_empty() {
-                continue;
-            }
-            let normalizer = jumpwatch_model::Normalizer::for_kind(kind);
-            for resource in inventory.resources(kind) {
-                let mut doc = resource.doc.clone();
-                normalizer.redact(&mut doc);
-                redacted.insert((kind, &resource.id), doc);
-            }
-        }
+        let redacted = inventory
+            .kinds()
+            .filter(|kind| !kind.meta().secret.is_empty())
+            .flat_map(|kind| inventory.resources(kind))
+            .map(|resource| ((resource.kind, &resource.id), std::cell::OnceCell::new()))
+            .collect();
         Self { inventory, redacted }
     }
 
@@ -55,7 +50,14 @@ impl<'a> Docs<'a> {
 
     /// A resource's document as rules see it.
     pub(crate) fn doc<'s>(&'s self, resource: &'a Resource) -> &'s Value {
-        self.redacted.get(&(resource.kind, &resource.id)).unwrap_or(&resource.doc)
+        match self.redacted.get(&(resource.kind, &resource.id)) {
+            None => &resource.doc,
+            Some(cell) => cell.get_or_init(|| {
+                let mut doc = resource.doc.clone();
+                jumpwatch_model::Normalizer::for_kind(resource.kind).redact(&mut doc);
+                doc
+            }),
+        }
     }
 }
 
@@ -118,136 +120,175 @@ impl<'a> Relations<'a> {
         cel_list(resources.into_iter().map(|r| self.docs.doc(r)))
     }
 
-    /// The `rel` value of a resource.
-    pub(crate) fn of(&self, resource: &'a Resource) -> Box<dyn Val + 'a> {
+    /// The `rel` value of a resource, with the relations `wanted` (the others are left out: a
+    /// user bound to 40 000 devices costs nothing to a rule that reads only its groups).
+    pub(crate) fn of(&self, resource: &'a Resource, wanted: &Wanted) -> Box<dyn Val + 'a> {
         let inventory = self.docs.inventory();
         let id = &resource.id;
         let mut entries: Vec<(&'a str, Box<dyn Val + 'a>)> = Vec::new();
+        let mut add = |name: &'a str, make: &dyn Fn() -> Option<Box<dyn Val + 'a>>| {
+            if wanted.wants(name)
+                && let Some(value) = make()
+            {
+                entries.push((name, value));
+            }
+        };
         match resource.kind {
             ResourceKind::User => {
-                let groups: Vec<&Resource> = inventory
-                    .edges_to(ResourceKind::UserGroupMember, id)
-                    .filter_map(|e| self.get(ResourceKind::UserGroup, e.from))
-                    .collect();
-                let applications = groups.iter().flat_map(|g| {
+                let groups = || {
                     inventory
-                        .edges_to(ResourceKind::ApplicationUserGroupBinding, &g.id)
-                        .filter_map(|e| self.get(ResourceKind::Application, e.from))
+                        .edges_to(ResourceKind::UserGroupMember, id)
+                        .filter_map(|e| self.get(ResourceKind::UserGroup, e.from))
+                };
+                add("groups", &|| Some(self.list(groups())));
+                add("applications", &|| {
+                    let applications = groups().flat_map(|g| {
+                        inventory
+                            .edges_to(ResourceKind::ApplicationUserGroupBinding, &g.id)
+                            .filter_map(|e| self.get(ResourceKind::Application, e.from))
+                    });
+                    Some(self.list(dedupe(applications)))
                 });
-                entries.push(("applications", self.list(dedupe(applications))));
-                entries.push(("groups", self.list(groups.iter().copied())));
-                let bindings: Vec<_> =
-                    inventory.edges_to(ResourceKind::SystemUserBinding, id).collect();
-                let systems: Vec<&Resource> = bindings
-                    .iter()
-                    .filter_map(|e| self.get(ResourceKind::System, e.from))
-                    .collect();
-                entries.push(("systems", self.list(systems)));
-                entries.push((
-                    "bindings",
-                    self.edges(&bindings, "system", ResourceKind::System, true),
-                ));
-                let admin = resource
-                    .doc
-                    .get("email")
-                    .and_then(Value::as_str)
-                    .and_then(|email| self.admins.get(&email.to_lowercase()));
-                if let Some(admin) = admin {
-                    entries.push(("admin", cel_val(self.docs.doc(admin))));
-                }
+                let bindings = || inventory.edges_to(ResourceKind::SystemUserBinding, id);
+                add("systems", &|| {
+                    Some(
+                        self.list(
+                            bindings().filter_map(|e| self.get(ResourceKind::System, e.from)),
+                        ),
+                    )
+                });
+                add("bindings", &|| {
+                    Some(self.edges(
+                        &bindings().collect::<Vec<_>>(),
+                        "system",
+                        ResourceKind::System,
+                        true,
+                    ))
+                });
+                add("admin", &|| {
+                    let email = resource.doc.get("email").and_then(Value::as_str)?;
+                    let admin = self.admins.get(&email.to_lowercase())?;
+                    Some(cel_val(self.docs.doc(admin)))
+                });
             }
             ResourceKind::System => {
-                let bindings: Vec<_> =
-                    inventory.edges_from(ResourceKind::SystemUserBinding, id).collect();
-                let users = bindings.iter().filter_map(|e| self.get(ResourceKind::User, e.to));
-                entries.push(("users", self.list(users)));
-                entries
-                    .push(("bindings", self.edges(&bindings, "user", ResourceKind::User, false)));
-                let groups = inventory
-                    .edges_to(ResourceKind::SystemGroupMember, id)
-                    .filter_map(|e| self.get(ResourceKind::SystemGroup, e.from));
-                entries.push(("groups", self.list(groups)));
-                let system = resource.id.as_str();
-                let policies: Vec<Box<dyn Val + 'a>> = self
-                    .policies_of_system(id)
-                    .into_iter()
-                    .map(|(policy, via)| {
-                        let extra = [
-                            ("via_group", via.via_system_group),
-                            ("via_policy_group", via.via_policy_group),
-                        ]
-                        .into_iter()
-                        .filter_map(|(key, group)| Some((key, cel_val_str(group?.as_str()))))
-                        .collect();
-                        cel_merged(self.docs.doc(policy), extra)
-                    })
-                    .collect();
-                entries.push(("policies", Box::new(cel::common::types::CelList::from(policies))));
-                let statuses: Vec<Box<dyn Val + 'a>> = self
-                    .by_system
-                    .get(&(ResourceKind::PolicyStatus, system))
-                    .into_iter()
-                    .flatten()
-                    .map(|status| {
-                        let policy = status
-                            .parent
-                            .as_ref()
-                            .and_then(|p| self.get(ResourceKind::Policy, p))
-                            .map(|p| ("policy", cel_val(self.docs.doc(p))));
-                        cel_merged(self.docs.doc(status), policy.into_iter().collect())
-                    })
-                    .collect();
-                entries.push((
-                    "policy_statuses",
-                    Box::new(cel::common::types::CelList::from(statuses)),
-                ));
-                let tables = self.insights.iter().map(|&(kind, table)| {
-                    let rows = self.by_system.get(&(kind, system)).into_iter().flatten().copied();
-                    (table, self.list(rows))
+                let bindings = || inventory.edges_from(ResourceKind::SystemUserBinding, id);
+                add("users", &|| {
+                    Some(self.list(bindings().filter_map(|e| self.get(ResourceKind::User, e.to))))
                 });
-                entries.push(("insights", Box::new(cel_map(tables))));
+                add("bindings", &|| {
+                    Some(self.edges(
+                        &bindings().collect::<Vec<_>>(),
+                        "user",
+                        ResourceKind::User,
+                        false,
+                    ))
+                });
+                add("groups", &|| {
+                    let groups = inventory
+                        .edges_to(ResourceKind::SystemGroupMember, id)
+                        .filter_map(|e| self.get(ResourceKind::SystemGroup, e.from));
+                    Some(self.list(groups))
+                });
+                let system = resource.id.as_str();
+                add("policies", &|| {
+                    let policies: Vec<Box<dyn Val + 'a>> = self
+                        .policies_of_system(id)
+                        .into_iter()
+                        .map(|(policy, via)| {
+                            let extra = [
+                                ("via_group", via.via_system_group),
+                                ("via_policy_group", via.via_policy_group),
+                            ]
+                            .into_iter()
+                            .filter_map(|(key, group)| Some((key, cel_val_str(group?.as_str()))))
+                            .collect();
+                            cel_merged(self.docs.doc(policy), extra)
+                        })
+                        .collect();
+                    Some(Box::new(CelList::from(policies)))
+                });
+                add("policy_statuses", &|| {
+                    let statuses: Vec<Box<dyn Val + 'a>> = self
+                        .by_system
+                        .get(&(ResourceKind::PolicyStatus, system))
+                        .into_iter()
+                        .flatten()
+                        .map(|status| {
+                            let policy = status
+                                .parent
+                                .as_ref()
+                                .and_then(|p| self.get(ResourceKind::Policy, p))
+                                .map(|p| ("policy", cel_val(self.docs.doc(p))));
+                            cel_merged(self.docs.doc(status), policy.into_iter().collect())
+                        })
+                        .collect();
+                    Some(Box::new(CelList::from(statuses)))
+                });
+                add("insights", &|| {
+                    let tables = self.insights.iter().map(|&(kind, table)| {
+                        let rows =
+                            self.by_system.get(&(kind, system)).into_iter().flatten().copied();
+                        (table, self.list(rows))
+                    });
+                    Some(Box::new(cel_map(tables)))
+                });
             }
             ResourceKind::UserGroup => {
-                let members = inventory
-                    .edges_from(ResourceKind::UserGroupMember, id)
-                    .filter_map(|e| self.get(ResourceKind::User, e.to));
-                entries.push(("members", self.list(members)));
-                let applications = inventory
-                    .edges_to(ResourceKind::ApplicationUserGroupBinding, id)
-                    .filter_map(|e| self.get(ResourceKind::Application, e.from));
-                entries.push(("applications", self.list(applications)));
+                add("members", &|| {
+                    let members = inventory
+                        .edges_from(ResourceKind::UserGroupMember, id)
+                        .filter_map(|e| self.get(ResourceKind::User, e.to));
+                    Some(self.list(members))
+                });
+                add("applications", &|| {
+                    let applications = inventory
+                        .edges_to(ResourceKind::ApplicationUserGroupBinding, id)
+                        .filter_map(|e| self.get(ResourceKind::Application, e.from));
+                    Some(self.list(applications))
+                });
             }
             ResourceKind::SystemGroup => {
-                let members = inventory
-                    .edges_from(ResourceKind::SystemGroupMember, id)
-                    .filter_map(|e| self.get(ResourceKind::System, e.to));
-                entries.push(("members", self.list(members)));
-                // Bound to the group, or members of a policy group bound to it.
-                let direct =
-                    inventory.edges_to(ResourceKind::PolicySystemGroupBinding, id).map(|e| e.from);
-                let through_policy_groups = inventory
-                    .edges_to(ResourceKind::PolicyGroupSystemGroupBinding, id)
-                    .flat_map(|b| inventory.edges_from(ResourceKind::PolicyGroupMember, b.from))
-                    .map(|m| m.to);
-                let policies = direct
-                    .chain(through_policy_groups)
-                    .filter_map(|p| self.get(ResourceKind::Policy, p));
-                entries.push(("policies", self.list(dedupe(policies))));
+                add("members", &|| {
+                    let members = inventory
+                        .edges_from(ResourceKind::SystemGroupMember, id)
+                        .filter_map(|e| self.get(ResourceKind::System, e.to));
+                    Some(self.list(members))
+                });
+                add("policies", &|| {
+                    // Bound to the group, or members of a policy group bound to it.
+                    let direct = inventory
+                        .edges_to(ResourceKind::PolicySystemGroupBinding, id)
+                        .map(|e| e.from);
+                    let through_policy_groups = inventory
+                        .edges_to(ResourceKind::PolicyGroupSystemGroupBinding, id)
+                        .flat_map(|b| inventory.edges_from(ResourceKind::PolicyGroupMember, b.from))
+                        .map(|m| m.to);
+                    let policies = direct
+                        .chain(through_policy_groups)
+                        .filter_map(|p| self.get(ResourceKind::Policy, p));
+                    Some(self.list(dedupe(policies)))
+                });
             }
             ResourceKind::Policy => {
-                let systems = inventory
-                    .systems_of_policy_reached(&jumpwatch_model::PolicyId::from(id.clone()))
-                    .into_iter()
-                    .filter_map(|s| self.get(ResourceKind::System, s));
-                entries.push(("systems", self.list(systems)));
-                let statuses = self.statuses.get(id).into_iter().flatten().copied();
-                entries.push(("statuses", self.list(statuses)));
+                add("systems", &|| {
+                    let systems = inventory
+                        .systems_of_policy_reached(&jumpwatch_model::PolicyId::from(id.clone()))
+                        .into_iter()
+                        .filter_map(|s| self.get(ResourceKind::System, s));
+                    Some(self.list(systems))
+                });
+                add("statuses", &|| {
+                    Some(self.list(self.statuses.get(id).into_iter().flatten().copied()))
+                });
             }
             ResourceKind::Application => {
-                let groups = inventory
-                    .edges_from(ResourceKind::ApplicationUserGroupBinding, id)
-                    .filter_map(|e| self.get(ResourceKind::UserGroup, e.to));
-                entries.push(("groups", self.list(groups)));
+                add("groups", &|| {
+                    let groups = inventory
+                        .edges_from(ResourceKind::ApplicationUserGroupBinding, id)
+                        .filter_map(|e| self.get(ResourceKind::UserGroup, e.to));
+                    Some(self.list(groups))
+                });
             }
             ResourceKind::Organization => {
                 for (name, kind) in [
@@ -256,22 +297,20 @@ impl<'a> Relations<'a> {
                     ("policies", ResourceKind::Policy),
                     ("ip_lists", ResourceKind::IpList),
                 ] {
-                    entries.push((name, self.list(inventory.resources(kind))));
+                    add(name, &|| Some(self.list(inventory.resources(kind))));
                 }
             }
             _ => {}
         }
         let meta = resource.kind.meta();
-        if let (Some(parent), Some(spec)) = (&resource.parent, meta.parent)
-            && let Some(parent) = self.get(spec.kind, parent)
-        {
-            entries.push(("parent", cel_val(self.docs.doc(parent))));
-        }
-        if let (Some(target), Some(spec)) = (resource.target(), meta.relation)
-            && let Some(target) = self.get(spec.to, &target)
-        {
-            entries.push(("target", cel_val(self.docs.doc(target))));
-        }
+        add("parent", &|| {
+            let parent = self.get(meta.parent?.kind, resource.parent.as_ref()?)?;
+            Some(cel_val(self.docs.doc(parent)))
+        });
+        add("target", &|| {
+            let target = self.get(meta.relation?.to, &resource.target()?)?;
+            Some(cel_val(self.docs.doc(target)))
+        });
         Box::new(cel_map(entries))
     }
 
@@ -291,7 +330,7 @@ impl<'a> Relations<'a> {
                 cel_merged(self.docs.doc(edge.resource), extra)
             })
             .collect();
-        Box::new(cel::common::types::CelList::from(items))
+        Box::new(CelList::from(items))
     }
 
     /// The policies that apply to a system, once each, with the way they come through
@@ -320,11 +359,6 @@ fn cel_val_str(text: &str) -> Box<dyn Val + '_> {
 
 /// Each resource once, in the order first seen.
 fn dedupe<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<&'a Resource> {
-    let mut out: Vec<&'a Resource> = Vec::new();
-    for resource in resources {
-        if !out.iter().any(|r| r.id == resource.id) {
-            out.push(resource);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::new();
+    resources.into_iter().filter(|r| seen.insert(&r.id)).collect()
 }

@@ -77,3 +77,30 @@ fn messages_are_expressions_checked_at_load() {
     let verdict = engine.check(&engine.cel_rules()[0], &input, chrono::Utc::now());
     assert_eq!(verdict.message.as_deref(), Some("ada is in 2 groups; ?"));
 }
+
+#[test]
+fn re_matches_with_a_pattern_compiled_once_and_a_bad_pattern_is_unknown() {
+    let mut engine = jumpwatch_rules::Engine::new();
+    engine
+        .add_pack("custom.toml", &rule("re(r.username, '^svc-') && !re(r.username, 'x{2}')", ""))
+        .unwrap();
+    engine
+        .add_pack("other.toml", &rule("re(r.username, '(')", "").replace("x.rule", "x.broken"))
+        .unwrap();
+    let check = |id: &str, name: &str| {
+        let rule = engine.cel_rules().iter().find(|r| r.id == id).unwrap();
+        engine.check(
+            rule,
+            &jumpwatch_rules::Input::doc(serde_json::json!({"_id": "u", "username": name})),
+            chrono::Utc::now(),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(check("x.rule", "svc-build").outcome, jumpwatch_rules::Outcome::Fail);
+        assert_eq!(check("x.rule", "ada").outcome, jumpwatch_rules::Outcome::Pass);
+        assert_eq!(check("x.rule", "svc-xx").outcome, jumpwatch_rules::Outcome::Pass);
+    }
+    let broken = check("x.broken", "ada");
+    assert_eq!(broken.outcome, jumpwatch_rules::Outcome::Unknown);
+    assert!(broken.message.unwrap().contains("not a regular expression"));
+}
