@@ -19,7 +19,9 @@
 //! The pieces, one file each: [`rule`] (the [`Rule`] trait and what every rule says of itself),
 //! [`pack`] (rules as data), [`engine`] (evaluation), `relations` (the `rel` variable),
 //! [`finding`] (findings and their lifecycle), [`suppression`], [`audit`] (an evaluation
-//! reconciled with the stored findings), [`store`] (the storage port).
+//! reconciled with the stored findings), [`store`] (the storage port), [`output`] (table, JSON,
+//! JSONL, CSV, SARIF) and [`compliance`] (summaries per framework and control). The language is
+//! described in `docs/rules.md`.
 
 pub mod audit;
 pub mod compliance;
