@@ -73,7 +73,7 @@ pub use id::{InvalidId, ResourceId, TenantId};
 pub use inventory::{Edge, Inventory, PolicyBinding};
 pub use normalizer::{ContentHash, Normalizer};
 pub use resource::{Resource, ResourceError};
-pub use timestamp::Timestamp;
+pub use timestamp::{Timestamp, parse_span};
 pub use typed::{DecodeError, DecodeIssue, Decoded, Decoder, TypedResource, TypedValue, decode};
 
 /// One typed struct a catalog kind (and the structs and enums of their nested fields),

@@ -64,6 +64,31 @@ impl Timestamp {
     }
 }
 
+/// Reads a span of time written as a number and a unit: `250ms`, `30s`, `5m`, `1h`, `7d` (the
+/// form of the configuration file and of rules' `open_for`).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(jumpwatch_model::parse_span("5m"), Some(Duration::from_secs(300)));
+/// assert_eq!(jumpwatch_model::parse_span("5 minutes"), None);
+/// ```
+#[must_use]
+pub fn parse_span(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => return Some(std::time::Duration::from_millis(number)),
+        "s" => number,
+        "m" => number.checked_mul(60)?,
+        "h" => number.checked_mul(3600)?,
+        "d" => number.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
+}
+
 fn parse_instant(text: &str) -> Option<DateTime<FixedOffset>> {
     if text.is_empty() {
         return None;

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::pack::{CelRule, Condition, MessagePart};
 use crate::rule::{Evidence, Outcome, Verdict};
-use crate::value::{cel_map, cel_val};
+use crate::value::{cel_map, cel_val, to_cel};
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     jumpwatch_model::Timestamp::parse(text).map(|t| t.to_utc())
@@ -140,30 +140,6 @@ pub(crate) fn add_change_functions(context: &mut Context<'_, '_>, view: &ChangeV
         let was = lookup(before.as_ref().as_ref(), &path).map(to_cel);
         now.as_ref() == Some(&value) && was.as_ref() != Some(&value)
     });
-}
-
-/// A JSON value as an owned CEL value (for comparisons in functions).
-fn to_cel(value: &Value) -> Cel {
-    match value {
-        Value::Null => Cel::Null,
-        Value::Bool(b) => Cel::Bool(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => Cel::Int(i),
-            None => {
-                n.as_u64().map_or_else(|| Cel::Float(n.as_f64().unwrap_or(f64::NAN)), Cel::UInt)
-            }
-        },
-        Value::String(s) => Cel::String(Arc::new(s.clone())),
-        Value::Array(items) => Cel::List(Arc::new(items.iter().map(to_cel).collect())),
-        Value::Object(object) => {
-            let map: std::collections::HashMap<cel::objects::Key, Cel> = object
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (cel::objects::Key::from(k.clone()), to_cel(v)))
-                .collect();
-            Cel::Map(map.into())
-        }
-    }
 }
 
 /// The `change` variable.

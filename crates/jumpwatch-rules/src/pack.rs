@@ -295,7 +295,10 @@ fn line_of(text: &str, span: Range<usize>) -> usize {
     text.get(..span.start).map_or(1, |before| before.matches('\n').count() + 1)
 }
 
-fn toml_to_json(value: toml::Value) -> Value {
+/// A TOML value as JSON (a date-time as its text): how parameters are read, from a pack or
+/// from the configuration.
+#[must_use]
+pub fn toml_to_json(value: toml::Value) -> Value {
     match value {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::from(i),
@@ -306,21 +309,6 @@ fn toml_to_json(value: toml::Value) -> Value {
         toml::Value::Table(table) => {
             Value::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
         }
-    }
-}
-
-/// Reads `30d`, `12h`, `45m` or `90s`.
-pub(crate) fn parse_span(text: &str) -> Option<chrono::Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number.parse().ok()?;
-    match unit {
-        "d" => chrono::Duration::try_days(n),
-        "h" => chrono::Duration::try_hours(n),
-        "m" => chrono::Duration::try_minutes(n),
-        "s" => chrono::Duration::try_seconds(n),
-        _ => None,
     }
 }
 
@@ -370,15 +358,17 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
                     ),
                 ));
             }
-            Some(span) => parse_span(span.get_ref()).ok_or_else(|| {
-                error(
-                    Some(span.span()),
-                    format!(
-                        "{id}: `open_for` is {:?}, not a span such as 7d, 12h or 30m",
-                        span.get_ref()
-                    ),
-                )
-            })?,
+            Some(span) => jumpwatch_model::parse_span(span.get_ref())
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .ok_or_else(|| {
+                    error(
+                        Some(span.span()),
+                        format!(
+                            "{id}: `open_for` is {:?}, not a span such as 7d, 12h or 30m",
+                            span.get_ref()
+                        ),
+                    )
+                })?,
         };
         let params: BTreeMap<String, Value> =
             raw.params.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect();

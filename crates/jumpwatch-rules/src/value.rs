@@ -4,7 +4,9 @@
 //! `has(r.mfa)` is false for `"mfa": null`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use cel::Value as Cel;
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };
@@ -60,11 +62,34 @@ pub(crate) fn cel_merged<'v>(
     Box::new(cel_map(own.chain(extra)))
 }
 
+/// A JSON value as an owned CEL value, for the arguments functions compare with (`became`); the
+/// same rules as [`cel_val`].
+pub(crate) fn to_cel(value: &Value) -> Cel {
+    match value {
+        Value::Null => Cel::Null,
+        Value::Bool(b) => Cel::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Cel::Int(i),
+            None => {
+                n.as_u64().map_or_else(|| Cel::Float(n.as_f64().unwrap_or(f64::NAN)), Cel::UInt)
+            }
+        },
+        Value::String(s) => Cel::String(Arc::new(s.clone())),
+        Value::Array(items) => Cel::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(object) => {
+            let map: HashMap<cel::objects::Key, Cel> = object
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (cel::objects::Key::from(k.clone()), to_cel(v)))
+                .collect();
+            Cel::Map(map.into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use cel::{Context, Env, Value as Cel};
+    use cel::{Context, Env};
     use serde_json::json;
 
     use super::*;

@@ -182,20 +182,8 @@ struct RawStore {
 /// assert!(jumpwatch::config::parse_duration("5 minutes").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 =
-        number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 1h or 7d"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        "d" => number * 86_400,
-        _ => return Err(format!("{text:?} is not a duration like 30s, 5m, 1h or 7d")),
-    };
-    Ok(Duration::from_secs(seconds))
+    jumpwatch_model::parse_span(text)
+        .ok_or_else(|| format!("{:?} is not a duration like 30s, 5m, 1h or 7d", text.trim()))
 }
 
 /// Replaces `${VAR}` references with the environment's values.
@@ -435,10 +423,6 @@ impl Config {
     }
 }
 
-fn toml_to_json(value: toml::Value) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
-}
-
 fn rules_config(
     source: &Source<'_>,
     raw: Option<RawRules>,
@@ -479,9 +463,9 @@ fn rules_config(
     for (rule, table) in raw.params {
         let span = table.span();
         for (name, value) in table.into_inner() {
-            engine.set_param(&rule, &name, toml_to_json(value)).map_err(|m| {
-                source.error(Some(span.clone()), format!("rules.params.\"{rule}\".{name}"), m)
-            })?;
+            engine.set_param(&rule, &name, jumpwatch_rules::pack::toml_to_json(value)).map_err(
+                |m| source.error(Some(span.clone()), format!("rules.params.\"{rule}\".{name}"), m),
+            )?;
         }
     }
     let now = chrono::Utc::now();
