@@ -63,6 +63,7 @@ pub mod inventory;
 pub mod normalizer;
 pub mod path;
 pub mod resource;
+mod severity;
 mod timestamp;
 pub mod typed;
 
@@ -73,6 +74,7 @@ pub use id::{InvalidId, ResourceId, TenantId};
 pub use inventory::{Edge, Inventory, PolicyBinding};
 pub use normalizer::{ContentHash, Normalizer};
 pub use resource::{Resource, ResourceError};
+pub use severity::Severity;
 pub use timestamp::{Timestamp, parse_span};
 pub use typed::{DecodeError, DecodeIssue, Decoded, Decoder, TypedResource, TypedValue, decode};
 

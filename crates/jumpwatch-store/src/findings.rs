@@ -190,7 +190,7 @@ impl FindingStore for SqliteStore {
         poll: &PollCommit,
         audit: &AuditCommit,
     ) -> Result<Vec<i64>, StoreError> {
-        Ok(self.commit_poll(poll, Some(audit))?)
+        Ok(self.commit_poll(poll, Some(audit), &[])?)
     }
 
     fn commit_audit(&self, audit: &AuditCommit) -> Result<(), StoreError> {

@@ -6,6 +6,9 @@
 //!   snapshot, `commit` writes a poll's resources, versions, change events and breaker state
 //!   atomically. A crash or an error at any point leaves the previous state intact, and the next
 //!   poll produces the same events again.
+//! - It also implements the notifier's [`Outbox`](jumpwatch_notify::Outbox) port: a poll's
+//!   alerts are enqueued in the poll's own transaction ([`SqliteStore::commit_notified`]), and
+//!   the `notifications` view shows the queue.
 //! - Documents are stored with their secret paths replaced by a keyed hash marker: no secret
 //!   reaches the database. The key is the process-wide one of
 //!   [`jumpwatch_model::normalizer::set_secret_key`].
@@ -24,6 +27,7 @@
 //! ```
 
 mod findings;
+mod outbox;
 mod query;
 mod schema;
 mod write;
@@ -71,6 +75,15 @@ pub enum Error {
     /// The store's lock was poisoned by a panic in another thread.
     #[error("the store's lock is poisoned")]
     Poisoned,
+    /// A value of the notifier cannot be stored (it does not serialize, or this build does not
+    /// know it).
+    #[error("cannot store {what}: {message}")]
+    Unstorable {
+        /// What.
+        what: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl From<Error> for jumpwatch_changes::StoreError {
@@ -155,9 +168,11 @@ impl SqliteStore {
         Ok(db)
     }
 
-    /// Deletes versions that ended, change events observed, and deleted resources that
-    /// disappeared, before `cutoff` — in batches, each its own short transaction, so polls are
-    /// never blocked for long. Returns the number of rows removed.
+    /// Deletes versions that ended, change events observed, deleted resources that
+    /// disappeared, outbox entries settled (delivered, dead, silenced, inhibited or dropped) and
+    /// silences that ended, before `cutoff` — in batches, each its own short transaction, so
+    /// polls are never blocked for long. Pending and in-flight outbox entries are always kept.
+    /// Returns the number of rows removed.
     pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, Error> {
         const BATCH: usize = 5_000;
         let cutoff = now_text(cutoff);
@@ -166,6 +181,9 @@ impl SqliteStore {
             "DELETE FROM change_events WHERE seq IN (SELECT seq FROM change_events WHERE observed_at < ?1 LIMIT ?2)",
             "DELETE FROM resources WHERE rowid IN (SELECT rowid FROM resources WHERE deleted_at IS NOT NULL AND deleted_at < ?1 LIMIT ?2)",
             "DELETE FROM polls WHERE rowid IN (SELECT rowid FROM polls WHERE finished_at < ?1 LIMIT ?2)",
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE settled_at IS NOT NULL AND settled_at < ?1
+               AND state IN ('delivered', 'dead', 'silenced', 'inhibited', 'dropped') LIMIT ?2)",
+            "DELETE FROM notify_silences WHERE rowid IN (SELECT rowid FROM notify_silences WHERE ends_at < ?1 LIMIT ?2)",
         ];
         let mut removed = 0u64;
         for sql in statements {

@@ -131,6 +131,68 @@ const MIGRATIONS: &[&str] = &[
         created  TEXT NOT NULL
     );
     ",
+    // 4: the notifier's outbox (one row an alert and receiver), its groups, its receivers'
+    // circuit breakers and silences; and the `notifications` view of the queue.
+    "
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        receiver        TEXT NOT NULL,
+        group_key       TEXT NOT NULL,
+        dedup_key       TEXT NOT NULL,
+        fingerprint     TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        alert           TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        not_before      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        notification_id TEXT,
+        last_error      TEXT,
+        settled_at      TEXT,
+        UNIQUE (receiver, dedup_key)
+    );
+    CREATE INDEX outbox_by_group ON outbox (state, receiver, group_key);
+    CREATE INDEX outbox_by_notification ON outbox (notification_id);
+    CREATE INDEX outbox_by_settled ON outbox (settled_at) WHERE settled_at IS NOT NULL;
+
+    CREATE TABLE notify_groups (
+        receiver           TEXT NOT NULL,
+        group_key          TEXT NOT NULL,
+        labels             TEXT NOT NULL,
+        group_wait_ms      INTEGER NOT NULL,
+        group_interval_ms  INTEGER NOT NULL,
+        repeat_interval_ms INTEGER NOT NULL,
+        last_sent_at       TEXT,
+        firing             TEXT NOT NULL,
+        lease_until        TEXT,
+        current_id         TEXT,
+        current_at         TEXT,
+        current_attempts   INTEGER,
+        PRIMARY KEY (receiver, group_key)
+    );
+
+    CREATE TABLE notify_receivers (
+        receiver             TEXT PRIMARY KEY,
+        consecutive_failures INTEGER NOT NULL,
+        open_until           TEXT,
+        disabled             TEXT
+    );
+
+    CREATE TABLE notify_silences (
+        id        TEXT PRIMARY KEY,
+        matchers  TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        ends_at   TEXT NOT NULL,
+        author    TEXT NOT NULL,
+        comment   TEXT NOT NULL
+    );
+
+    CREATE VIEW notifications AS
+    SELECT id, receiver, group_key, state, status, fingerprint,
+           json_extract(alert, '$.title') AS title, json_extract(alert, '$.severity') AS severity,
+           created_at, settled_at, attempts, last_error
+    FROM outbox;
+    ",
 ];
 
 /// The schema version this build writes.

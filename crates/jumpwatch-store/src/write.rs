@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use jumpwatch_changes::{ChangeEvent, InventoryStore, PollCommit, StoreError, StoredState};
 use jumpwatch_model::{ContentHash, Normalizer, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_notify::NewEntry;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
@@ -72,11 +73,13 @@ impl SqliteStore {
         Ok(state)
     }
 
-    /// Commits a poll, and the audit of it when there is one, in one transaction.
+    /// Commits a poll, the audit of it when there is one, and the alerts they raised, in one
+    /// transaction.
     pub(crate) fn commit_poll(
         &self,
         commit: &PollCommit,
         audit: Option<&jumpwatch_rules::AuditCommit>,
+        outbox: &[NewEntry],
     ) -> Result<Vec<i64>, Error> {
         let mut db = self.writer()?;
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -98,8 +101,24 @@ impl SqliteStore {
         if let Some(audit) = audit {
             crate::findings::write_audit(&tx, audit)?;
         }
+        crate::outbox::enqueue_in(&tx, outbox)?;
         tx.commit()?;
         Ok(seqs)
+    }
+
+    /// Commits a poll, the audit of it when there is one, and the alerts they raised: the poll
+    /// (its resources, versions and change events), its findings and transitions, and its alerts
+    /// enqueued in the outbox are written in one transaction — all of them, or none. An alert
+    /// already queued for its receiver (same [`dedup key`](NewEntry::dedup_key)) is not queued
+    /// again, so a poll redone after a failure notifies nothing twice. Returns the change events'
+    /// sequence numbers.
+    pub fn commit_notified(
+        &self,
+        commit: &PollCommit,
+        audit: Option<&jumpwatch_rules::AuditCommit>,
+        outbox: &[NewEntry],
+    ) -> Result<Vec<i64>, Error> {
+        self.commit_poll(commit, audit, outbox)
     }
 
     /// Replaces the stored snapshot of one kind with the commit's.
@@ -317,6 +336,6 @@ impl InventoryStore for SqliteStore {
     }
 
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {
-        Ok(self.commit_poll(commit, None)?)
+        Ok(self.commit_poll(commit, None, &[])?)
     }
 }

@@ -108,6 +108,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The rules.
     pub rules: RulesConfig,
+    /// Receivers, routes, inhibitions and silences of notifications (empty: none are sent).
+    pub notify: jumpwatch_notify::NotifyConfig,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +124,8 @@ struct RawConfig {
     rules: Option<RawRules>,
     #[serde(default)]
     suppressions: Vec<Spanned<RawSuppression>>,
+    #[serde(default)]
+    notify: Option<jumpwatch_notify::RawNotify>,
 }
 
 #[derive(Deserialize)]
@@ -419,7 +423,15 @@ impl Config {
             }
         }
         let rules = rules_config(&source, raw.rules, raw.suppressions, file, env)?;
-        Ok(Self { tenants, poll, store, rules })
+        let notify = match raw.notify {
+            Some(raw) => {
+                let expand = |text: &str| expand(text, env);
+                jumpwatch_notify::NotifyConfig::from_raw(raw, &expand, chrono::Utc::now())
+                    .map_err(|e| source.error(e.span, e.key, e.message))?
+            }
+            None => jumpwatch_notify::NotifyConfig::default(),
+        };
+        Ok(Self { tenants, poll, store, rules, notify })
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`api`]: the JumpCloud client;
 //! - [`changes`]: collection, diff and poll policy;
 //! - [`rules`]: the rule engine, the built-in pack, findings and suppressions;
+//! - [`notify`]: alerts, routing, the outbox and the channels (the [`alerts`] module makes
+//!   alerts of what the Monitor sees);
 //! - [`store`]: the SQLite store and its SQL views.
 //!
 //! ```no_run
@@ -24,12 +26,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alerts;
 pub mod config;
 mod monitor;
+mod monitor_store;
 
 pub use jumpwatch_api as api;
 pub use jumpwatch_changes as changes;
 pub use jumpwatch_model as model;
+pub use jumpwatch_notify as notify;
 pub use jumpwatch_rules as rules;
 pub use jumpwatch_store as store;
 pub use monitor::{Monitor, MonitorBuilder, MonitorError, MonitorEvent, Polled, client_for};
+pub use monitor_store::{MemoryMonitorStore, MonitorStore};

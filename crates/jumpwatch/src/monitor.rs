@@ -1,5 +1,6 @@
-//! The [`Monitor`]: one poll cycle of every tenant (collect → diff → one store commit), on an
-//! interval with jitter, and a stream of what happened for embedders.
+//! The [`Monitor`]: one poll cycle of every tenant (collect → diff → rules → alerts → one store
+//! commit), on an interval with jitter, the notifier delivering the outbox beside it, and a
+//! stream of what happened for embedders.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,15 +11,17 @@ use jumpwatch_changes::{
     ChangeEvent, Collector, KindReport, PollError, PollOutcome, PollPolicy, Poller,
 };
 use jumpwatch_model::{ResourceKind, TenantId};
+use jumpwatch_notify::{Alert, Drained, Notifier, NotifyConfig, OutboxError, RouteTree};
 use jumpwatch_rules::{
-    Audit, AuditCommit, AuditInput, Engine, Finding, FindingStore, MemoryFindingStore, Suppression,
-    Transition,
+    Audit, AuditCommit, AuditInput, Engine, Finding, FindingStore, Suppression, Transition,
 };
 use jumpwatch_store::SqliteStore;
 use tokio::sync::broadcast;
 use tracing::{info, warn};
 
+use crate::alerts::{Health, HealthPolicy, change_alert, finding_alert};
 use crate::config::Config;
+use crate::monitor_store::{MemoryMonitorStore, MonitorStore};
 
 /// Something that happened in the Monitor.
 #[derive(Debug, Clone)]
@@ -48,6 +51,15 @@ pub enum MonitorEvent {
         finding: Box<Finding>,
         /// The move.
         transition: Transition,
+    },
+    /// Alerts a tenant's poll enqueued for delivery (after its commit).
+    Alerts {
+        /// The tenant.
+        tenant: TenantId,
+        /// The alerts raised.
+        alerts: usize,
+        /// The outbox entries made of them (one per receiver and alert).
+        enqueued: usize,
     },
     /// A tenant's poll could not be committed; the next one redoes it.
     PollFailed {
@@ -84,6 +96,14 @@ pub enum MonitorError {
 struct Tenant {
     id: TenantId,
     poller: Poller<dyn FindingStore>,
+    health: std::sync::Mutex<Health>,
+}
+
+/// The notifier's half of the Monitor: routes for enqueueing, the worker for delivering.
+struct Notify {
+    routes: RouteTree,
+    notifier: Arc<Notifier>,
+    health: HealthPolicy,
 }
 
 /// One tenant's poll: what changed, and the audit of it when the monitor has rules.
@@ -94,6 +114,8 @@ pub struct Polled {
     pub outcome: PollOutcome,
     /// The rules' verdicts and the findings after the poll.
     pub audit: Option<Audit>,
+    /// The alerts the poll raised (enqueued with its commit, when the Monitor notifies).
+    pub alerts: Vec<Alert>,
 }
 
 /// Watches one or more tenants into one store.
@@ -123,6 +145,8 @@ pub struct Polled {
 /// # Ok(()) }
 /// ```
 pub struct Monitor {
+    store: Arc<dyn MonitorStore>,
+    notify: Option<Notify>,
     tenants: Vec<Tenant>,
     interval: Duration,
     jitter: f64,
@@ -145,7 +169,9 @@ impl std::fmt::Debug for Monitor {
 /// Builds a [`Monitor`].
 #[must_use]
 pub struct MonitorBuilder {
-    store: Option<Arc<dyn FindingStore>>,
+    store: Option<Arc<dyn MonitorStore>>,
+    notify: Option<NotifyConfig>,
+    health: HealthPolicy,
     tenants: Vec<(TenantId, Client)>,
     rules: Option<Arc<Engine>>,
     suppressions: Vec<Suppression>,
@@ -165,15 +191,15 @@ impl std::fmt::Debug for MonitorBuilder {
 }
 
 impl MonitorBuilder {
-    /// The store every tenant's polls are committed to.
-    pub fn store(mut self, store: Arc<dyn FindingStore>) -> Self {
+    /// The store every tenant's polls are committed to (default: [`MemoryMonitorStore`]).
+    pub fn store(mut self, store: Arc<dyn MonitorStore>) -> Self {
         self.store = Some(store);
         self
     }
 
     /// A SQLite store, pruned of history older than `retention` after each cycle.
     pub fn sqlite_store(mut self, store: Arc<SqliteStore>, retention: Duration) -> Self {
-        self.store = Some(Arc::clone(&store) as Arc<dyn FindingStore>);
+        self.store = Some(Arc::clone(&store) as Arc<dyn MonitorStore>);
         self.pruning = Some((store, retention));
         self
     }
@@ -187,6 +213,19 @@ impl MonitorBuilder {
     /// Suppressions besides the store's (those of the configuration file).
     pub fn suppressions(mut self, suppressions: Vec<Suppression>) -> Self {
         self.suppressions = suppressions;
+        self
+    }
+
+    /// Notifies: alerts are routed into the store's outbox with each poll's commit, and the
+    /// notifier delivers them while the Monitor [`run`](Monitor::run)s.
+    pub fn notify(mut self, config: NotifyConfig) -> Self {
+        self.notify = Some(config);
+        self
+    }
+
+    /// When collection health raises alerts.
+    pub const fn health(mut self, policy: HealthPolicy) -> Self {
+        self.health = policy;
         self
     }
 
@@ -225,25 +264,33 @@ impl MonitorBuilder {
         if self.tenants.is_empty() {
             return Err(MonitorError::NoTenant);
         }
-        let store = match self.store {
+        let store: Arc<dyn MonitorStore> = match self.store {
             Some(store) => store,
-            None => Arc::new(MemoryFindingStore::new()),
+            None => Arc::new(MemoryMonitorStore::new()),
         };
+        let notify = self.notify.map(|config| Notify {
+            routes: config.routes.clone(),
+            notifier: Arc::new(config.notifier(Arc::clone(&store).outbox())),
+            health: self.health,
+        });
         let tenants = self
             .tenants
             .into_iter()
             .map(|(id, client)| Tenant {
                 poller: Poller::new(
                     Collector::new(client).kinds(self.kinds.iter().copied()),
-                    Arc::clone(&store),
+                    Arc::clone(&store) as Arc<dyn FindingStore>,
                     id.clone(),
                 )
                 .policy(self.policy.clone()),
+                health: std::sync::Mutex::new(Health::default()),
                 id,
             })
             .collect();
         let (sender, _) = broadcast::channel(4096);
         Ok(Monitor {
+            store,
+            notify,
             tenants,
             interval: self.interval,
             jitter: self.jitter,
@@ -290,6 +337,8 @@ impl Monitor {
             pruning: None,
             rules: None,
             suppressions: Vec::new(),
+            notify: None,
+            health: HealthPolicy::default(),
         }
     }
 
@@ -303,6 +352,9 @@ impl Monitor {
             .jitter(config.poll.jitter)
             .rules(Arc::clone(&config.rules.engine))
             .suppressions(config.rules.suppressions.clone());
+        if !config.notify.is_empty() {
+            builder = builder.notify(config.notify.clone());
+        }
         for tenant in &config.tenants {
             let client = client_for(tenant, &config.poll)
                 .map_err(|source| MonitorError::Client { tenant: tenant.name.clone(), source })?;
@@ -365,38 +417,124 @@ impl Monitor {
         results
     }
 
-    /// One tenant's poll: collect and diff, audit with the rules, and commit it all at once.
+    /// One tenant's poll: collect and diff, audit with the rules, raise the alerts, and commit it
+    /// all at once.
     async fn poll_tenant(&self, tenant: &Tenant) -> Result<Polled, PollError> {
-        let Some(engine) = &self.rules else {
-            let outcome = tenant.poller.poll_once().await?;
-            return Ok(Polled { outcome, audit: None });
-        };
         let prepared = tenant.poller.prepare(&|_| {}).await?;
-        let store = tenant.poller.store();
-        let previous = store.findings(&tenant.id)?;
-        let mut suppressions = store.suppressions()?;
-        suppressions.extend(self.suppressions.iter().cloned());
         let commit = &prepared.commit;
-        let input = AuditInput::new(&commit.snapshot, commit.finished_at)
-            .changes(&commit.events)
-            .suppressions(&suppressions);
-        let audit = engine.audit(input, previous);
-        let seqs = store.commit_audited(commit, &AuditCommit::of(tenant.id.clone(), &audit))?;
-        Ok(Polled { outcome: prepared.finish(seqs), audit: Some(audit) })
+        let audit = match &self.rules {
+            Some(engine) => {
+                let previous = self.store.findings(&tenant.id)?;
+                let mut suppressions = self.store.suppressions()?;
+                suppressions.extend(self.suppressions.iter().cloned());
+                let input = AuditInput::new(&commit.snapshot, commit.finished_at)
+                    .changes(&commit.events)
+                    .suppressions(&suppressions);
+                Some(engine.audit(input, previous))
+            }
+            None => None,
+        };
+        let audit_commit = audit.as_ref().map(|a| AuditCommit::of(tenant.id.clone(), a));
+        let (alerts, entries) = match &self.notify {
+            Some(notify) => {
+                let alerts = self.alerts(tenant, notify, commit, audit.as_ref())?;
+                let entries =
+                    jumpwatch_notify::outbox::route(&notify.routes, &alerts, commit.finished_at);
+                (alerts, entries)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let seqs = self.store.commit_cycle(commit, audit_commit.as_ref(), &entries)?;
+        if let Some(notify) = &self.notify {
+            let _ = self.sender.send(MonitorEvent::Alerts {
+                tenant: tenant.id.clone(),
+                alerts: alerts.len(),
+                enqueued: entries.len(),
+            });
+            if !entries.is_empty() {
+                notify.notifier.wake();
+            }
+        }
+        Ok(Polled { outcome: prepared.finish(seqs), audit, alerts })
+    }
+
+    /// The alerts of a poll: its findings' transitions, its changes, its collection health.
+    fn alerts(
+        &self,
+        tenant: &Tenant,
+        notify: &Notify,
+        commit: &jumpwatch_changes::PollCommit,
+        audit: Option<&Audit>,
+    ) -> Result<Vec<Alert>, PollError> {
+        let mut alerts = Vec::new();
+        if let Some(audit) = audit {
+            for transition in &audit.findings.transitions {
+                if let Some(finding) = audit.findings.findings.get(&transition.fingerprint) {
+                    alerts.extend(finding_alert(finding, transition, self.rules.as_deref()));
+                }
+            }
+        }
+        alerts.extend(commit.events.iter().map(change_alert));
+        let firing = notify.notifier.outbox().firing().map_err(outbox_error)?;
+        let mut health = tenant.health.lock().map_err(|_| {
+            PollError::Store(jumpwatch_changes::StoreError::new("the health lock is poisoned"))
+        })?;
+        alerts.extend(health.observe(
+            &tenant.id,
+            &commit.reports,
+            notify.health,
+            &firing,
+            commit.finished_at,
+        ));
+        Ok(alerts)
+    }
+
+    /// The notifier, when the Monitor notifies.
+    #[must_use]
+    pub fn notifier(&self) -> Option<&Arc<Notifier>> {
+        self.notify.as_ref().map(|n| &n.notifier)
+    }
+
+    /// Delivers what is due until nothing is pending or `timeout` passes (`jumpwatch watch
+    /// --once`); `None` when the Monitor does not notify.
+    pub async fn drain(&self, timeout: Duration) -> Option<Result<Drained, OutboxError>> {
+        match &self.notify {
+            Some(notify) => Some(notify.notifier.drain(timeout).await),
+            None => None,
+        }
     }
 
     /// Polls on the interval (with jitter) until `shutdown` completes. A poll in progress always
     /// finishes (commits or rolls back) before the Monitor stops.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            self.poll_once().await;
-            let wait = self.next_wait();
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = tokio::time::sleep(wait) => {}
+        let stop = tokio::sync::watch::channel(false);
+        let polling = async {
+            let mut stopped = stop.1.clone();
+            loop {
+                self.poll_once().await;
+                let wait = self.next_wait();
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    () = tokio::time::sleep(wait) => {}
+                }
             }
-        }
+        };
+        let delivering = async {
+            if let Some(notify) = &self.notify {
+                let mut stopped = stop.1.clone();
+                notify
+                    .notifier
+                    .run(async move {
+                        let _ = stopped.changed().await;
+                    })
+                    .await;
+            }
+        };
+        let signal = async {
+            shutdown.await;
+            let _ = stop.0.send(true);
+        };
+        tokio::join!(polling, delivering, signal);
         info!("the monitor stopped");
     }
 
@@ -404,4 +542,8 @@ impl Monitor {
         let factor = 1.0 + self.jitter * (fastrand::f64() * 2.0 - 1.0);
         self.interval.mul_f64(factor.max(0.0))
     }
+}
+
+fn outbox_error(error: OutboxError) -> PollError {
+    PollError::Store(jumpwatch_changes::StoreError::new(error.message))
 }

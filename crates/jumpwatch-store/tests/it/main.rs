@@ -4,5 +4,6 @@
 
 mod commits;
 mod crash;
+mod outbox;
 mod queries;
 mod support;
