@@ -7,9 +7,14 @@ use std::sync::Arc;
 
 use jumpwatch::api::{Client, SecretString};
 use jumpwatch::model::ResourceKind;
+use jumpwatch::notify::channel::webhook::{SigningSecret, WebhookChannel, WebhookConfig};
+use jumpwatch::notify::{
+    DeliveryPolicy, Matchers, NotifyConfig, ReceiverConfig, Route, RouteTree, Timing,
+};
 use jumpwatch::rules::{Engine, Finding, FindingState, Severity};
 use jumpwatch::store::SqliteStore;
 use jumpwatch::{Monitor, Polled};
+use jumpwatch_notify::sink::WebhookSink;
 use jumpwatch_sim::{Mutation, Op, Scenario, ScenarioReport, Simulator, Size};
 
 use crate::{Fatal, stdout};
@@ -99,6 +104,82 @@ fn print_moves(out: &mut impl Write, polled: &Polled, to: FindingState) -> Resul
     Ok(by_rule.values().map(Vec::len).sum())
 }
 
+/// The demo's notifications: findings at or above high, one digest a rule, and every change,
+/// one digest a kind, to a signed webhook on 127.0.0.1 that the demo runs itself.
+fn notifications(sink: &WebhookSink, secret: &str) -> Result<NotifyConfig, Fatal> {
+    let signing = SigningSecret::parse(secret).map_err(Fatal)?;
+    let channel = WebhookChannel::new(WebhookConfig {
+        url: SecretString::from(sink.url()),
+        secret: Some(signing),
+        github_secret: None,
+        headers: Vec::new(),
+    })
+    .map_err(Fatal)?;
+    // At once, and a group's next digest a second after its last (a daemon would wait minutes).
+    let at_once = Timing {
+        group_wait: std::time::Duration::ZERO,
+        group_interval: std::time::Duration::from_secs(1),
+        ..Timing::default()
+    };
+    let mut config = NotifyConfig::default();
+    config.receivers.push(ReceiverConfig::new("demo-webhook", Arc::new(channel)));
+    config.routes = RouteTree::of(vec![
+        Route::to("demo-webhook")
+            .matching(Matchers::pairs(&[("type", "finding"), ("severity", ">=high")])?)
+            .group_by(["tenant", "rule"])
+            .timing(at_once),
+        Route::to("demo-webhook")
+            .matching(Matchers::pairs(&[("type", "change")])?)
+            .group_by(["tenant", "kind"])
+            .timing(at_once),
+    ]);
+    config.policy = DeliveryPolicy {
+        backoff_base: std::time::Duration::from_secs(1),
+        ..DeliveryPolicy::default()
+    };
+    Ok(config)
+}
+
+/// Delivers what the last poll enqueued, then prints what reached the webhook since `seen`.
+async fn deliver(
+    out: &mut impl Write,
+    monitor: &Monitor,
+    sink: &WebhookSink,
+    seen: &mut (usize, usize),
+) -> Result<(), Fatal> {
+    if let Some(drained) = monitor.drain(std::time::Duration::from_secs(30)).await {
+        let drained = drained?;
+        let deliveries = sink.deliveries();
+        let new = &deliveries[seen.0.min(deliveries.len())..];
+        writeln!(
+            out,
+            "   Notifications: {} digests of {} alerts reached the local webhook ({} requests{}), signatures {}:",
+            new.len(),
+            drained.pass.alerts,
+            sink.attempts() - seen.1,
+            if drained.pass.retried > 0 {
+                format!(", {} retried after a 503", drained.pass.retried)
+            } else {
+                String::new()
+            },
+            if new.iter().all(|d| d.verified) { "verified" } else { "NOT verified" },
+        )?;
+        for delivery in new.iter().take(8) {
+            let items = delivery.body["items"].as_array().map_or(0, Vec::len);
+            let headline = delivery.body["headline"].as_str().unwrap_or_default();
+            writeln!(out, "   → {items:>3} item(s)  {headline}")?;
+        }
+        if new.len() > 8 {
+            writeln!(out, "   → …and {} more digests", new.len() - 8)?;
+        }
+        *seen = (deliveries.len(), sink.attempts());
+        for (receiver, count) in &drained.pending {
+            writeln!(out, "   ({count} notifications still pending for {receiver})")?;
+        }
+    }
+    Ok(())
+}
+
 /// The administrator fixes what the risky changes broke: every field they set goes back.
 fn fix(sim: &Simulator, risky: &ScenarioReport) -> Result<usize, Fatal> {
     let mutations: Vec<Mutation> = risky
@@ -125,11 +206,17 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
         .build()?;
     let store = Arc::new(SqliteStore::open(db)?);
     let engine = Arc::new(Engine::builtin()?);
+    // A random signing secret for this run: `whsec_` and 24 bytes in base64.
+    let key: String = (0..32).map(|_| fastrand::alphanumeric()).collect();
+    let secret = format!("whsec_{key}");
+    let sink = WebhookSink::start(Some(SigningSecret::parse(&secret).map_err(Fatal)?)).await?;
     let monitor = Monitor::builder()
         .sqlite_store(store, std::time::Duration::from_secs(365 * 86_400))
         .tenant("demo", client.clone())?
         .rules(Arc::clone(&engine))
+        .notify(notifications(&sink, &secret)?)
         .build()?;
+    let mut seen = (0, 0);
 
     writeln!(
         out,
@@ -175,6 +262,7 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
             writeln!(out, "   {:<8} {count:>4}  {rule:<40} {title}", severity.0.to_string())?;
         }
     }
+    deliver(&mut out, &monitor, &sink, &mut seen).await?;
 
     writeln!(out, "\n2. Meanwhile, in the tenant: everyday drift and some risky changes.")?;
     let mut made = 0;
@@ -208,6 +296,9 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
     )?;
     let opened = print_moves(&mut out, &polled, FindingState::Open)?;
     writeln!(out, "   {opened} findings opened.")?;
+    // The webhook fails once: the notifier retries, with the same webhook-id.
+    sink.fail_next([(503, None)]);
+    deliver(&mut out, &monitor, &sink, &mut seen).await?;
 
     let fixed = match &risky {
         Some(report) => fix(&sim, report)?,
@@ -223,6 +314,7 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
         out,
         "   {resolved} findings resolved. (Change-rule findings stay open for a week: someone should look.)"
     )?;
+    deliver(&mut out, &monitor, &sink, &mut seen).await?;
 
     let db = db.display();
     writeln!(out, "\n5. Everything is in {db}. Try:")?;
@@ -250,5 +342,6 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
     writeln!(out, "   jumpwatch findings --db {db} --severity high")?;
     writeln!(out, "   jumpwatch audit --db {db} --compliance")?;
     writeln!(out, "   jumpwatch audit --db {db} --format sarif --output jumpwatch.sarif")?;
+    writeln!(out, "   jumpwatch outbox --db {db} --state delivered")?;
     Ok(if polled.outcome.is_complete() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }

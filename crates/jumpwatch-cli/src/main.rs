@@ -4,10 +4,12 @@
 //!
 //! Exit codes: 0 success; 1 a rule's test case failed (`rules test`); 2 a fatal error (bad key,
 //! unreachable host, bad configuration or arguments); 3 some kinds could not be listed
-//! completely; 4 an open finding at or above `--fail-on` (`audit`).
+//! completely; 4 an open finding at or above `--fail-on` (`audit`); 5 notifications still
+//! pending when `watch --once` stopped draining.
 
 mod audit;
 mod demo;
+mod notify;
 mod output;
 
 use std::io::Write;
@@ -215,17 +217,39 @@ enum Command {
     ///
     /// Example: jumpwatch suppress jc.system.not_reporting --resource "lab-*" --reason "lab devices" --owner it@example.com --expires 2027-03-01
     Suppress(audit::SuppressArgs),
-    /// Watches the tenants of a configuration file, polling on its interval, until SIGINT or
-    /// SIGTERM (the poll in progress finishes first).
+    /// Watches the tenants of a configuration file, polling on its interval and delivering
+    /// notifications, until SIGINT or SIGTERM (the poll in progress finishes first).
     ///
     /// Example: jumpwatch watch --config /etc/jumpwatch.toml
     Watch {
         /// The configuration file (see docs/configuration.md).
         #[arg(long)]
         config: PathBuf,
-        /// Poll once and exit.
+        /// Poll once, deliver what is due, and exit (exit 5 when notifications are still
+        /// pending after --drain-timeout).
         #[arg(long)]
         once: bool,
+        /// With --once: how long to keep delivering (and retrying) before exiting.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        drain_timeout: std::time::Duration,
+    },
+    /// Notifications: send a test.
+    ///
+    /// Example: jumpwatch notify test --config jumpwatch.toml sec-webhook
+    Notify {
+        #[command(subcommand)]
+        command: notify::NotifyCommand,
+    },
+    /// The notification outbox: what is queued, delivered, muted or dead.
+    ///
+    /// Example: jumpwatch outbox --state dead
+    Outbox(notify::OutboxArgs),
+    /// Silences: mute matching alerts for a while.
+    ///
+    /// Example: jumpwatch silence add --match tenant=acme --for 2h --author ana@example.com --comment "maintenance"
+    Silence {
+        #[command(subcommand)]
+        command: notify::SilenceCommand,
     },
 }
 
@@ -334,7 +358,10 @@ async fn run(command: Command) -> Result<ExitCode, Fatal> {
             output::print(&mut stdout(), format, &columns, &rows)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Watch { config, once } => watch(&config, once).await,
+        Command::Watch { config, once, drain_timeout } => watch(&config, once, drain_timeout).await,
+        Command::Notify { command } => notify::notify(command).await,
+        Command::Outbox(args) => notify::outbox(&args),
+        Command::Silence { command } => notify::silence(command),
         Command::Audit(args) => audit::audit(&args),
         Command::Rules { command } => audit::rules(command),
         Command::Findings(args) => audit::findings(&args),
@@ -499,7 +526,11 @@ async fn record(
     Ok(if incomplete.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
-async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {
+async fn watch(
+    path: &PathBuf,
+    once: bool,
+    drain_timeout: std::time::Duration,
+) -> Result<ExitCode, Fatal> {
     let config = Config::load(path)?;
     let monitor = Monitor::from_config(&config)?;
     if once {
@@ -520,6 +551,14 @@ async fn watch(path: &PathBuf, once: bool) -> Result<ExitCode, Fatal> {
             }
             for (kind, reason) in outcome.incomplete() {
                 writeln!(out, "{tenant}: incomplete: {kind}: {reason}")?;
+            }
+            if !polled.alerts.is_empty() {
+                writeln!(out, "{tenant}: {} alerts raised", polled.alerts.len())?;
+            }
+        }
+        if let Some(drained) = monitor.drain(drain_timeout).await {
+            if !notify::report_drain(&mut stdout(), &drained?)? {
+                return Ok(ExitCode::from(5));
             }
         }
         return Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(3) });

@@ -124,6 +124,15 @@ pub struct ReceiverConfig {
     pub rate: Option<Rate>,
 }
 
+impl ReceiverConfig {
+    /// A receiver at its channel's default rate.
+    #[must_use]
+    pub fn new(name: impl Into<String>, channel: Arc<dyn Channel>) -> Self {
+        let rate = channel.default_rate();
+        Self { name: name.into(), channel, rate }
+    }
+}
+
 /// The notifier's configuration.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
