@@ -106,3 +106,18 @@ fn the_monitor_simulator_and_enrichment_examples_run() {
     );
     assert!(stdout.contains(" suppressed") && stdout.contains("CIS Controls v8"), "{stdout}");
 }
+
+#[test]
+fn a_custom_channel_opens_one_ticket_a_rule_after_a_retry() {
+    let output = Command::new(example("custom_channel")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("baseline: ") && stdout.contains(" 1 retried"), "{stdout}");
+    assert!(
+        stdout.contains("\"type\":\"jumpwatch.notification\""),
+        "changes printed as JSON lines: {stdout}"
+    );
+    let tickets: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  ticket ")).collect();
+    assert!(tickets.len() >= 3, "{stdout}");
+    assert!(tickets.iter().all(|t| t.contains("firing")), "{stdout}");
+}

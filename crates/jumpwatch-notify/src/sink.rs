@@ -3,7 +3,8 @@
 //!
 //! It can be told to fail: answer the next requests with a status (`503`, `429` with a
 //! `Retry-After`, `410`...), or fail a share of them at random, to see retries and dead letters
-//! happen.
+//! happen. It can also hold its answers ([`WebhookSink::hold`]): a request arrives and is
+//! recorded, but its response waits — to kill a sender between sending and hearing back.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,7 +30,9 @@ use serde_json::Value;
 
 use crate::channel::webhook::{SigningSecret, verify};
 
-/// One request the sink answered with success.
+/// One request the sink accepted: signed with its secret (when it has one), and not failed on
+/// purpose. It is answered with a 200 at once, or, while the sink [holds](WebhookSink::hold)
+/// its answers, when the hold ends.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Delivery {
@@ -43,6 +46,9 @@ pub struct Delivery {
     pub body: Value,
     /// When it arrived, since the sink started.
     pub at: Duration,
+    /// Whether the sink answered it (200). False while its answer is held, and for good when the
+    /// sender hung up before the hold ended: the sender never heard that it was delivered.
+    pub answered: bool,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +67,8 @@ struct Shared {
     behaviour: Mutex<Behaviour>,
     started: tokio::time::Instant,
     arrived: tokio::sync::Notify,
+    /// Whether answers are held.
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 /// A local webhook receiver.
@@ -108,11 +116,21 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         verified,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         at: shared.started.elapsed(),
+        answered: false,
     };
-    if let Ok(mut deliveries) = shared.deliveries.lock() {
+    let index = shared.deliveries.lock().ok().map(|mut deliveries| {
         deliveries.push(delivery);
-    }
+        deliveries.len() - 1
+    });
     shared.arrived.notify_waiters();
+    // While answers are held, wait for the hold to end. When the sender hangs up first, the
+    // server drops this future here, and the delivery stays unanswered.
+    let _ = shared.hold.subscribe().wait_for(|held| !held).await;
+    if let (Some(index), Ok(mut deliveries)) = (index, shared.deliveries.lock())
+        && let Some(delivery) = deliveries.get_mut(index)
+    {
+        delivery.answered = true;
+    }
     (StatusCode::OK, "ok").into_response()
 }
 
@@ -129,6 +147,7 @@ impl WebhookSink {
             behaviour: Mutex::new(Behaviour::default()),
             started: tokio::time::Instant::now(),
             arrived: tokio::sync::Notify::new(),
+            hold: tokio::sync::watch::Sender::new(false),
         });
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -145,7 +164,9 @@ impl WebhookSink {
         format!("http://{}/hook", self.address)
     }
 
-    /// What arrived, in order.
+    /// The requests accepted, in order of arrival — answered or not (see
+    /// [`Delivery::answered`]). A retry of the same notification is a new delivery with the
+    /// same `id`.
     #[must_use]
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared.deliveries.lock().map(|d| d.clone()).unwrap_or_default()
@@ -169,6 +190,16 @@ impl WebhookSink {
         if let Ok(mut behaviour) = self.shared.behaviour.lock() {
             behaviour.failure_rate = rate.clamp(0.0, 1.0);
         }
+    }
+
+    /// Holds the answers (`true`) or stops holding them (`false`, the default). While held, each
+    /// request the sink accepts is recorded in [`deliveries`](Self::deliveries) at once, and its
+    /// answer waits until the hold ends; a sender that hangs up (or is killed) meanwhile is never
+    /// answered. Ending the hold answers those still waiting. Failures asked for with
+    /// [`fail_next`](Self::fail_next) and [`fail_at_random`](Self::fail_at_random) are answered
+    /// at once, held or not.
+    pub fn hold(&self, on: bool) {
+        self.shared.hold.send_replace(on);
     }
 
     /// Waits until at least `count` deliveries arrived, or `timeout` passed; returns how many

@@ -10,6 +10,10 @@ fn env(name: &str) -> Option<String> {
     match name {
         "JUMPCLOUD_API_KEY" => Some("env-key-123".into()),
         "OTHER_KEY" => Some("other-key-456".into()),
+        "SEC_WEBHOOK_URL" => Some("https://hooks.example.com/T000/B000/s3cr3t-path".into()),
+        "SEC_WEBHOOK_SECRET" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        "SMTP_PASSWORD" => Some("smtp-pa55word".into()),
+        "PD_KEY" => Some("R0UT1NGKEY0000000000000000000000".into()),
         _ => None,
     }
 }
@@ -206,4 +210,145 @@ fn a_missing_file_is_a_clear_error() {
             && error.message.contains("cannot read"),
         "{error}"
     );
+}
+
+const NOTIFY: &str = r#"
+[[tenants]]
+name = "acme"
+
+[notify]
+ops_receiver = "ops"
+
+[[notify.receivers]]
+name = "sec-webhook"
+type = "webhook"
+url = "${SEC_WEBHOOK_URL}"
+secret = "${SEC_WEBHOOK_SECRET}"
+
+[[notify.receivers]]
+name = "pager"
+type = "pagerduty"
+routing_key = "${PD_KEY}"
+
+[[notify.receivers]]
+name = "mail"
+type = "email"
+host = "smtp.example.com"
+username = "jumpwatch"
+password = "${SMTP_PASSWORD}"
+from = "jumpwatch@example.com"
+to = ["secops@example.com"]
+
+[[notify.receivers]]
+name = "ops"
+type = "jsonl"
+path = "-"
+
+[[notify.routes]]
+receiver = "sec-webhook"
+match = { severity = ">=high" }
+group_by = ["rule"]
+group_wait = "0s"
+
+[[notify.routes]]
+receiver = "pager"
+match = { severity = "critical", type = "finding" }
+continue = true
+
+[[notify.routes]]
+receiver = "mail"
+match = { type = "change", kind = "=~user|system", fields = "any=~mfa.*" }
+group_interval = "10m"
+
+[[notify.inhibit]]
+source = { type = "health", check = "auth" }
+target = { type = "finding" }
+equal = ["tenant"]
+
+[[notify.silences]]
+match = { rule = "jc.system.not_reporting" }
+ends = "2099-01-01T00:00:00Z"
+author = "ana@example.com"
+comment = "lab devices"
+"#;
+
+#[test]
+fn notifications_are_configured_and_their_secrets_kept() {
+    let config = parse(NOTIFY).unwrap();
+    let notify = &config.notify;
+    let kinds: Vec<&str> = notify.receivers.iter().map(|r| r.channel.kind()).collect();
+    assert_eq!(kinds, ["webhook", "pagerduty", "email", "jsonl"]);
+    assert_eq!(notify.routes.root().routes.len(), 3);
+    assert_eq!(notify.inhibitions.len(), 1);
+    assert_eq!(notify.silences.len(), 1);
+    assert_eq!(notify.policy.ops_receiver.as_deref(), Some("ops"));
+    let debug = format!("{config:?}");
+    for secret in ["s3cr3t-path", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "smtp-pa55word", "R0UT1NGKEY"]
+    {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
+
+#[test]
+fn notification_mistakes_name_the_line_and_key() {
+    let cases = [
+        ("[[notify.routes]]\nreceiver = \"nobody\"\n", "notify.routes[0].receiver"),
+        (
+            "[[notify.receivers]]\nname = \"x\"\ntype = \"webhook\"\nurl = \"${NOT_SET}\"\n",
+            "notify.receivers[0].url",
+        ),
+        (
+            "[[notify.receivers]]\nname = \"x\"\ntype = \"webhook\"\nurl = \"ftp://x\"\n",
+            "notify.receivers[0].url",
+        ),
+        (
+            "[[notify.receivers]]\nname = \"x\"\ntype = \"webhook\"\nurl = \"https://x\"\nsecret = \"nope\"\n",
+            "notify.receivers[0].secret",
+        ),
+        ("[notify]\nmax_age = \"forever\"\n", "notify.max_age"),
+        ("[notify]\nunknown = 1\n", "unknown"),
+    ];
+    for (section, key) in cases {
+        let text = format!("[[tenants]]\nname = \"acme\"\n\n{section}");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.key, key, "{section}: {error}");
+        assert_eq!(error.file, "jumpwatch.toml");
+        assert!(error.line >= 4, "{section}: line {}", error.line);
+        assert!(
+            !error.to_string().contains("nope") || key != "notify.receivers[0].secret",
+            "a secret's value is not shown: {error}"
+        );
+    }
+}
+
+/// The ```toml blocks of a document under `docs/`.
+fn toml_blocks(doc: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(doc);
+    let text = std::fs::read_to_string(path).unwrap();
+    text.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap().to_owned()).collect()
+}
+
+fn doc_env(name: &str) -> Option<String> {
+    Some(match name {
+        n if n.ends_with("_URL") => "https://hooks.example.com/T0/B0/abc".to_owned(),
+        n if n.ends_with("WEBHOOK_SECRET") => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        _ => format!("value-of-{name}"),
+    })
+}
+
+#[test]
+fn the_documented_examples_parse() {
+    let example = toml_blocks("configuration.md").remove(0).replace("packs = [\"rules\"]", "");
+    let config = Config::parse("configuration.md", &example, &doc_env).unwrap();
+    assert_eq!(config.notify.receivers.len(), 2);
+    assert_eq!(config.notify.routes.root().routes.len(), 2);
+
+    let notifications =
+        format!("[[tenants]]\nname = \"acme\"\n\n{}", toml_blocks("notifications.md").join("\n"));
+    let config = Config::parse("notifications.md", &notifications, &doc_env).unwrap();
+    let kinds: Vec<&str> = config.notify.receivers.iter().map(|r| r.channel.kind()).collect();
+    assert_eq!(kinds, ["slack", "teams", "webhook", "pagerduty", "email", "jsonl"]);
+    assert_eq!(config.notify.routes.root().routes.len(), 3);
+    assert_eq!(config.notify.silences.len(), 1);
+    assert_eq!(config.notify.inhibitions.len(), 1);
 }

@@ -4,4 +4,5 @@
 
 mod config;
 mod monitor;
+mod notify;
 mod rules;
