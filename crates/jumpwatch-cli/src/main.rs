@@ -233,7 +233,7 @@ enum Command {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         drain_timeout: std::time::Duration,
     },
-    /// Notifications: send a test.
+    /// Notifications: send a test, see the receivers' health, re-enable one, requeue dead letters.
     ///
     /// Example: jumpwatch notify test --config jumpwatch.toml sec-webhook
     Notify {
@@ -572,6 +572,9 @@ async fn watch(
                 }
                 MonitorEvent::Finding { finding, transition } => {
                     tracing::info!(tenant = %finding.tenant, rule = %finding.rule, severity = %finding.severity, resource = %finding.resource, to = %transition.to, reason = transition.reason.as_str(), "finding");
+                }
+                MonitorEvent::Alerts { tenant, alerts, enqueued } => {
+                    tracing::info!(%tenant, alerts, enqueued, "alerts enqueued");
                 }
                 MonitorEvent::PollFinished { tenant, events, duration, .. } => {
                     tracing::info!(%tenant, events, seconds = duration.as_secs_f64(), "poll committed");

@@ -26,6 +26,36 @@ pub(crate) enum NotifyCommand {
         /// The receiver's name.
         receiver: String,
     },
+    /// The receivers' delivery health: failures in a row, an open circuit, disabled.
+    ///
+    /// Example: jumpwatch notify receivers
+    Receivers {
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Re-enables a receiver (disabled after its endpoint answered 410 Gone) and closes its
+    /// circuit.
+    ///
+    /// Example: jumpwatch notify enable sec-webhook
+    Enable {
+        #[command(flatten)]
+        db: DbArg,
+        /// The receiver's name.
+        receiver: String,
+    },
+    /// Queues dead letters again, once their cause is fixed (of one receiver, or all).
+    ///
+    /// Example: jumpwatch notify requeue --receiver sec-webhook
+    Requeue {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only this receiver's.
+        #[arg(long)]
+        receiver: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +134,39 @@ pub(crate) async fn notify(command: NotifyCommand) -> Result<ExitCode, Fatal> {
             }
             notifier.send_test(&receiver).await.map_err(|e| Fatal(format!("{receiver}: {e}")))?;
             writeln!(stdout(), "{receiver}: the test notification was accepted")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NotifyCommand::Receivers { db, format } => {
+            let store = open_existing(&db.db)?;
+            let columns: Vec<String> =
+                ["receiver", "failures_in_a_row", "circuit_open_until", "disabled"]
+                    .map(String::from)
+                    .to_vec();
+            let rows: Vec<Vec<Value>> = store
+                .receivers()?
+                .into_iter()
+                .map(|(name, state)| {
+                    vec![
+                        Value::from(name),
+                        Value::from(state.consecutive_failures),
+                        state.open_until.map_or(Value::Null, |t| Value::from(t.to_rfc3339())),
+                        state.disabled.map_or(Value::Null, Value::from),
+                    ]
+                })
+                .collect();
+            output::print(&mut stdout(), format, &columns, &rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NotifyCommand::Enable { db, receiver } => {
+            let store = open_existing(&db.db)?;
+            store.set_receiver_state(&receiver, &jumpwatch::notify::ReceiverState::default())?;
+            writeln!(stdout(), "{receiver}: enabled, circuit closed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NotifyCommand::Requeue { db, receiver } => {
+            let store = open_existing(&db.db)?;
+            let requeued = store.requeue_dead(receiver.as_deref(), Utc::now())?;
+            writeln!(stdout(), "{requeued} dead letters queued again")?;
             Ok(ExitCode::SUCCESS)
         }
     }

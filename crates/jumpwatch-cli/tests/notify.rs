@@ -317,3 +317,47 @@ fn silences_are_added_listed_and_expired() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_endpoint_is_disabled_then_re_enabled_and_its_dead_letters_requeued() {
+    let dir = temp("gone");
+    let mut server = Server::new_async().await;
+    let _users = tenant(&mut server);
+    let sink = WebhookSink::start(None).await.unwrap();
+    sink.fail_next((0..100).map(|_| (410, None)));
+    let config = config(&dir, &server.url(), &sink.url());
+    let config = config.to_str().unwrap();
+    let output =
+        blocking(strings(&["watch", "--config", config, "--once", "--drain-timeout", "5s"])).await;
+    assert!(output.status.success(), "dead letters are not pending: {}", text(&output.stdout));
+    assert!(text(&output.stdout).contains("dead letters"), "{}", text(&output.stdout));
+    let db = dir.join("watch.db");
+    let db = db.to_str().unwrap();
+    let output = blocking(strings(&["notify", "receivers", "--db", db, "--format", "json"])).await;
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows[0]["receiver"], "hook");
+    assert!(rows[0]["disabled"].as_str().unwrap().contains("HTTP 410"), "{rows}");
+    let output =
+        blocking(strings(&["outbox", "--db", db, "--state", "dead", "--format", "json"])).await;
+    let dead = serde_json::from_slice::<Value>(&output.stdout).unwrap().as_array().unwrap().len();
+    assert!(dead >= 1);
+
+    // The endpoint is back: re-enable, requeue, deliver.
+    let sink_ok = WebhookSink::start(Some(SigningSecret::parse(SIGNING).unwrap())).await.unwrap();
+    let config = self::config(&dir, &server.url(), &sink_ok.url());
+    let config = config.to_str().unwrap();
+    assert!(blocking(strings(&["notify", "enable", "--db", db, "hook"])).await.status.success());
+    let output = blocking(strings(&["notify", "requeue", "--db", db, "--receiver", "hook"])).await;
+    assert!(
+        text(&output.stdout).contains(&format!("{dead} dead letters queued again")),
+        "{}",
+        text(&output.stdout)
+    );
+    let output =
+        blocking(strings(&["watch", "--config", config, "--once", "--drain-timeout", "10s"])).await;
+    assert!(output.status.success(), "{}", text(&output.stdout));
+    let delivered: usize =
+        sink_ok.deliveries().iter().map(|d| d.body["items"].as_array().unwrap().len()).sum();
+    assert_eq!(delivered, dead, "every dead letter delivered once the endpoint is back");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -219,19 +219,7 @@ group_interval = "1s"
         let entries = self.outbox();
         assert_eq!(entries.len(), changes.len(), "{entries:#?}");
         assert!(entries.iter().all(|e| e["state"] == "delivered" && e["type"] == "change"));
-        let dups = delivered.values().map(|d| d.len() - 1).sum();
-        println!(
-            "DEBUG {} changes={} deliveries={} dups={dups} attempts={} outbox={:?}",
-            self.dir.display(),
-            changes.len(),
-            self.sink.deliveries().len(),
-            self.sink.attempts(),
-            entries
-                .iter()
-                .map(|e| (e["attempts"].clone(), e["group_key"].clone()))
-                .collect::<Vec<_>>()
-        );
-        dups
+        delivered.values().map(|d| d.len() - 1).sum()
     }
 }
 

@@ -94,6 +94,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("group_interval paces a group", group_interval_paces),
     ("a retry keeps its id and its entries", retry_keeps_id_and_entries),
     ("dead letters are final", dead_letters_are_final),
+    ("dead letters can be requeued", dead_letters_can_be_requeued),
     ("firing findings repeat", firing_findings_repeat),
     ("unavailable receivers are skipped", unavailable_receivers_are_skipped),
     ("release_all returns in-flight entries", release_all_returns_entries),
@@ -204,6 +205,32 @@ fn dead_letters_are_final(outbox: &dyn Outbox) -> Result<(), String> {
         "it is listed with its error",
     )?;
     ensure(outbox.next_due().map_err(|e| e.to_string())?.is_none(), "nothing is due")
+}
+
+fn dead_letters_can_be_requeued(outbox: &dyn Outbox) -> Result<(), String> {
+    let new = [entry("r", "g", finding("a", 0), 0), entry("s", "g", finding("a", 0), 0)];
+    outbox.enqueue(&new).map_err(|e| e.to_string())?;
+    for batch in claim(outbox, 30)? {
+        settle(outbox, &batch, Outcome::Dead { error: "HTTP 404".into() }, 31)?;
+    }
+    ensure(
+        outbox.requeue_dead(Some("r"), at(100)).map_err(|e| e.to_string())? == 1,
+        "one receiver's dead letters",
+    )?;
+    let again = claim(outbox, 100)?;
+    ensure(
+        again.len() == 1 && again[0].receiver == "r" && again[0].attempt == 1,
+        "are claimed again as new",
+    )?;
+    ensure(outbox.requeue_dead(None, at(100)).map_err(|e| e.to_string())? == 1, "then the rest")?;
+    let state = ReceiverState {
+        consecutive_failures: 1,
+        open_until: None,
+        disabled: Some("HTTP 410".into()),
+    };
+    outbox.set_receiver_state("s", &state).map_err(|e| e.to_string())?;
+    let receivers = outbox.receivers().map_err(|e| e.to_string())?;
+    ensure(receivers.get("s") == Some(&state), "receivers lists the recorded states")
 }
 
 fn firing_findings_repeat(outbox: &dyn Outbox) -> Result<(), String> {

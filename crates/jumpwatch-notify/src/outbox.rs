@@ -350,6 +350,17 @@ pub trait Outbox: Send + Sync {
     /// Sets a receiver's state.
     fn set_receiver_state(&self, receiver: &str, state: &ReceiverState) -> Result<(), OutboxError>;
 
+    /// Every receiver with a recorded state.
+    fn receivers(&self) -> Result<BTreeMap<String, ReceiverState>, OutboxError>;
+
+    /// Returns dead letters (of one receiver, or all) to the queue as new entries, after the
+    /// cause was fixed. Returns how many.
+    fn requeue_dead(
+        &self,
+        receiver: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, OutboxError>;
+
     /// Every silence, expired ones too.
     fn silences(&self) -> Result<Vec<Silence>, OutboxError>;
 
@@ -730,6 +741,30 @@ impl Outbox for MemoryOutbox {
     ) -> Result<(), OutboxError> {
         self.lock()?.receivers.insert(receiver.to_owned(), receiver_state.clone());
         Ok(())
+    }
+
+    fn receivers(&self) -> Result<BTreeMap<String, ReceiverState>, OutboxError> {
+        Ok(self.lock()?.receivers.clone())
+    }
+
+    fn requeue_dead(
+        &self,
+        receiver: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, OutboxError> {
+        let mut state = self.lock()?;
+        let mut requeued = 0;
+        for entry in state.entries.values_mut() {
+            if entry.state == EntryState::Dead && receiver.is_none_or(|r| r == entry.receiver) {
+                entry.state = EntryState::Pending;
+                entry.notification_id = None;
+                entry.attempts = 0;
+                entry.settled_at = None;
+                entry.not_before = now;
+                requeued += 1;
+            }
+        }
+        Ok(requeued)
     }
 
     fn silences(&self) -> Result<Vec<Silence>, OutboxError> {

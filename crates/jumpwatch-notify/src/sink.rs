@@ -202,8 +202,8 @@ impl WebhookSink {
         self.shared.hold.send_replace(on);
     }
 
-    /// Waits until at least `count` deliveries arrived, or `timeout` passed; returns how many
-    /// did.
+    /// Waits until at least `count` deliveries arrived (answered or not), or `timeout` passed;
+    /// returns how many did.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

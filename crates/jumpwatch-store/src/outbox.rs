@@ -763,6 +763,33 @@ impl Outbox for SqliteStore {
         Ok(self.store_receiver_state(receiver, state)?)
     }
 
+    fn receivers(&self) -> Result<BTreeMap<String, ReceiverState>, OutboxError> {
+        let mut db = self.writer()?;
+        let tx = db.transaction().map_err(Error::from)?;
+        let receivers = receivers_in(&tx)?;
+        tx.commit().map_err(Error::from)?;
+        Ok(receivers.into_iter().collect())
+    }
+
+    fn requeue_dead(
+        &self,
+        receiver: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, OutboxError> {
+        let mut db = self.writer()?;
+        let tx =
+            db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::from)?;
+        let requeued = tx
+            .execute(
+                "UPDATE outbox SET state = 'pending', notification_id = NULL, attempts = 0, settled_at = NULL, not_before = ?2
+                 WHERE state = 'dead' AND (?1 IS NULL OR receiver = ?1)",
+                params![receiver, stamp(now)],
+            )
+            .map_err(Error::from)?;
+        tx.commit().map_err(Error::from)?;
+        Ok(requeued)
+    }
+
     fn silences(&self) -> Result<Vec<Silence>, OutboxError> {
         Ok(self.load_silences()?)
     }

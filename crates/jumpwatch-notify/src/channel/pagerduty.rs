@@ -131,10 +131,14 @@ impl PagerDutyConfig {
 #[must_use]
 pub fn encode(notification: &Notification, config: &PagerDutyConfig) -> Vec<(Endpoint, Value)> {
     let key = config.routing_key.expose_secret();
+    // A test (`jumpwatch notify test`) goes to the change timeline: it proves the key works
+    // without paging anyone or leaving an incident open.
+    let test = notification.reason == crate::notification::Reason::Test;
     notification
         .alerts
         .iter()
         .map(|alert| match alert.kind {
+            _ if test => (Endpoint::Change, change_event(alert, key, &config.source)),
             AlertKind::Change => (Endpoint::Change, change_event(alert, key, &config.source)),
             AlertKind::Finding | AlertKind::Health | AlertKind::Event | AlertKind::Notice => {
                 (Endpoint::Alert, alert_event(alert, key, &config.source))

@@ -266,3 +266,12 @@ async fn a_failed_event_stops_the_send() {
     assert!(matches!(error, SendError::Retry { .. }), "{error:?}");
     first.assert_async().await;
 }
+
+#[test]
+fn a_test_notification_goes_to_the_change_timeline() {
+    let sample = Notification::sample("pager", at(0));
+    let events = pagerduty::encode(&sample, &config(None));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, Endpoint::Change, "a test pages nobody");
+    assert!(events[0].1.get("event_action").is_none());
+}
