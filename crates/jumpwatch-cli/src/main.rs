@@ -556,10 +556,10 @@ async fn watch(
                 writeln!(out, "{tenant}: {} alerts raised", polled.alerts.len())?;
             }
         }
-        if let Some(drained) = monitor.drain(drain_timeout).await {
-            if !notify::report_drain(&mut stdout(), &drained?)? {
-                return Ok(ExitCode::from(5));
-            }
+        if let Some(drained) = monitor.drain(drain_timeout).await
+            && !notify::report_drain(&mut stdout(), &drained?)?
+        {
+            return Ok(ExitCode::from(5));
         }
         return Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(3) });
     }

@@ -319,8 +319,11 @@ impl Notifier {
     }
 
     /// Delivers until nothing is pending or `timeout` passes; what is still pending is in the
-    /// answer. Repeats of firing findings do not keep it running.
+    /// answer. Repeats of firing findings do not keep it running. Like [`run`](Self::run), it
+    /// first returns the entries a stopped worker had claimed, so no other worker may be
+    /// delivering the same outbox meanwhile.
     pub async fn drain(&self, timeout: Duration) -> Result<Drained, OutboxError> {
+        self.outbox.release_all()?;
         let deadline = self.clock.now() + span(timeout);
         let mut drained = Drained::default();
         loop {

@@ -140,9 +140,12 @@ impl SqliteStore {
         db.busy_timeout(std::time::Duration::from_secs(30))?;
         db.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut db)?;
-        // Views follow the catalog of this build.
-        db.execute_batch(&schema::kind_views(schema::CURRENT, false))?;
-        db.execute_batch(&schema::change_views())?;
+        // Views follow the catalog of this build; rebuilt in one transaction, so two processes
+        // opening the same new database do not both try to create them.
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(&schema::kind_views(schema::CURRENT, false))?;
+        tx.execute_batch(&schema::change_views())?;
+        tx.commit()?;
         Ok(Self { location, writer: Mutex::new(db) })
     }
 

@@ -200,19 +200,19 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies the migrations a database lacks; refuses one written by a newer Jumpwatch.
 pub(crate) fn migrate(db: &mut Connection) -> Result<(), Error> {
-    let version: i64 = db.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    // The version is read under the write lock: two processes opening one new database migrate
+    // it once.
+    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(Error::NewerSchema { found: version, supported: SCHEMA_VERSION });
     }
     let pending = usize::try_from(version).unwrap_or(0);
-    if pending < MIGRATIONS.len() {
-        let tx = db.transaction()?;
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(pending) {
-            tx.execute_batch(migration)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)?;
-        }
-        tx.commit()?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(pending) {
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
     }
+    tx.commit()?;
     Ok(())
 }
 

@@ -206,3 +206,23 @@ fn prune_removes_what_is_older_than_the_retention() {
     let events = store.query("SELECT op FROM changes", None).unwrap();
     assert_eq!(events.rows, [[json!("deleted")]]);
 }
+
+#[test]
+fn processes_opening_one_new_database_at_once_all_succeed() {
+    let dir = std::env::temp_dir().join(format!("jumpwatch-store-open-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for round in 0..10 {
+        let path = dir.join(format!("new-{round}.db"));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || jumpwatch_store::SqliteStore::open(&path).map(|_| ()))
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
