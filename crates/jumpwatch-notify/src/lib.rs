@@ -9,7 +9,13 @@
 //! - [`notification`]: one message to one receiver;
 //! - [`channel`]: Slack, Microsoft Teams, signed webhooks, PagerDuty, email and JSONL;
 //! - [`notifier`]: the delivery worker — claims due groups, mutes, renders, sends at each
-//!   endpoint's rate, retries with backoff, dead-letters, opens circuit breakers.
+//!   endpoint's rate, retries with backoff, dead-letters, opens circuit breakers;
+//! - [`config`]: the `[notify]` section of the configuration file;
+//! - [`clock`]: time that moves with tokio's clock, so tests can pause it;
+//! - [`conformance`]: the outbox's rules as checks, for implementers of the port;
+//! - `sink` (feature `sink`): a local webhook receiver for demos and tests.
+//!
+//! The delivery guarantee and every channel's configuration: `docs/notifications.md`.
 
 pub mod alert;
 pub mod channel;

@@ -463,14 +463,17 @@ impl Notifier {
             return Ok(pass);
         }
         let Some(receiver) = self.receivers.get(&batch.receiver) else {
+            // The receiver was removed from the configuration: its entries are dead letters, and
+            // its groups' firing findings are no longer repeated.
             let error =
                 format!("there is no receiver named {:?} in the configuration", batch.receiver);
-            pass.dead += batch.entries.len() - triage.muted.len();
-            self.outbox.settle(
-                batch,
-                &Settlement::new(triage.muted, Outcome::Dead { error }),
-                now,
-            )?;
+            let outcome = if batch.reason == Reason::Repeat {
+                Outcome::Delivered { firing: Vec::new() }
+            } else {
+                pass.dead += batch.entries.len() - triage.muted.len();
+                Outcome::Dead { error }
+            };
+            self.outbox.settle(batch, &Settlement::new(triage.muted, outcome), now)?;
             return Ok(pass);
         };
         let alerts = triage.send.len();
@@ -550,9 +553,12 @@ impl Notifier {
                 Outcome::Dead { error: message }
             }
         };
-        // A repeat has no entries to settle, and a failed repeat is simply due again.
+        // A repeat is a reminder with no entries: one that failed waits for the next
+        // repeat_interval rather than being retried at once.
         if batch.reason == Reason::Repeat && !matches!(outcome, Outcome::Delivered { .. }) {
-            self.outbox.settle(batch, &Settlement::new(Vec::new(), Outcome::Nothing), now)?;
+            warn!(receiver = %batch.receiver, group = %batch.group_key, "a repeat failed; the next one waits repeat_interval");
+            let outcome = Outcome::Delivered { firing: batch.firing.clone() };
+            self.outbox.settle(batch, &Settlement::new(Vec::new(), outcome), now)?;
             return Ok(pass);
         }
         self.outbox.settle(batch, &Settlement::new(triage.muted, outcome), now)?;

@@ -7,7 +7,8 @@
 //! [`settles`](Outbox::settle) them. A lease that expires (the process died mid-send) returns its
 //! entries to the queue: delivery is at least once.
 //!
-//! The rules of dueness, shared by every implementation (the [`conformance`] suite checks them):
+//! The rules of dueness, shared by every implementation (the [`conformance`](crate::conformance)
+//! suite checks them):
 //!
 //! - a group's pending entries are due together once the earliest one's `not_before` has come
 //!   (its creation plus `group_wait` for a group never sent, its creation otherwise) and the

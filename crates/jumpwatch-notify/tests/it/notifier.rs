@@ -457,3 +457,20 @@ async fn notify_test_sends_a_sample_outside_the_outbox() {
     let error = rig.notifier.send_test("nobody").await.unwrap_err();
     assert!(error.to_string().contains("nobody"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_repeat_waits_for_the_next_repeat_interval() {
+    let recorder = Recorder::new();
+    let rig = Rig::simple(&recorder);
+    rig.raise(&[finding("a")]);
+    rig.at(30).await;
+    recorder.script.lock().unwrap().push_back(Err(SendError::retry("HTTP 503")));
+    rig.at(30 + 3600).await;
+    assert_eq!(recorder.sent().len(), 2, "the repeat was attempted");
+    for second in 1..10 {
+        rig.at(30 + 3600 + second).await;
+    }
+    assert_eq!(recorder.sent().len(), 2, "not retried at once");
+    rig.at(30 + 2 * 3600).await;
+    assert_eq!(recorder.sent().len(), 3, "the next repeat comes after repeat_interval");
+}
