@@ -29,7 +29,6 @@
 //! message quoting it has it replaced by `[redacted]`).
 
 use std::fmt;
-use std::num::NonZeroU32;
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
@@ -296,7 +295,7 @@ impl Channel for PagerDutyChannel {
     }
 
     fn default_rate(&self) -> Option<Rate> {
-        Some(Rate::per_second(NonZeroU32::MIN.saturating_add(1)))
+        crate::notifier::rate(2, 2)
     }
 
     async fn send(&self, notification: &Notification) -> Result<(), SendError> {

@@ -21,7 +21,6 @@
 //! by [`http::post`].
 
 use std::fmt;
-use std::num::NonZeroU32;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -294,7 +293,7 @@ impl Channel for SlackChannel {
     }
 
     fn default_rate(&self) -> Option<Rate> {
-        Some(Rate { per_second: NonZeroU32::MIN, burst: NonZeroU32::MIN })
+        crate::notifier::rate(1, 1)
     }
 
     async fn send(&self, notification: &Notification) -> Result<(), SendError> {

@@ -17,7 +17,6 @@
 //! signature and is kept secret.
 
 use std::fmt;
-use std::num::NonZeroU32;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -217,7 +216,7 @@ impl Channel for TeamsChannel {
     }
 
     fn default_rate(&self) -> Option<Rate> {
-        Some(Rate::per_second(NonZeroU32::MIN.saturating_add(3)))
+        crate::notifier::rate(4, 4)
     }
 
     async fn send(&self, notification: &Notification) -> Result<(), SendError> {
