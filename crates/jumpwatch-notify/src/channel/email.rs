@@ -5,7 +5,7 @@
 //! clients and filters can deduplicate.
 //!
 //! ```toml
-//! [[receivers]]
+//! [[notify.receivers]]
 //! name = "secops-mail"
 //! type = "email"
 //! host = "smtp.example.com"

@@ -3,7 +3,7 @@
 //! inputs and scripts.
 //!
 //! ```toml
-//! [[receivers]]
+//! [[notify.receivers]]
 //! name = "archive"
 //! type = "jsonl"
 //! path = "/var/log/jumpwatch/notifications.jsonl"   # "-" for standard output

@@ -18,7 +18,7 @@
 //! time and refuse timestamps more than [`TOLERANCE_SECONDS`] away from now.
 //!
 //! ```toml
-//! [[receivers]]
+//! [[notify.receivers]]
 //! name = "siem"
 //! type = "webhook"
 //! url = "${SIEM_WEBHOOK_URL}"
