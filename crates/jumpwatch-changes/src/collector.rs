@@ -126,6 +126,12 @@ impl Collector {
         Self { client, kinds: ResourceKind::ALL.to_vec(), parallel_parents: 16 }
     }
 
+    /// The client it lists with.
+    #[must_use]
+    pub const fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Only these kinds (a child kind or relation brings in nothing else: list its parent kind
     /// too, or it is skipped).
     #[must_use]

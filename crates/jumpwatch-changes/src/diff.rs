@@ -381,5 +381,6 @@ fn event(
         before,
         after,
         actor: None,
+        attribution: crate::attribution::Attribution::Unknown,
     }
 }

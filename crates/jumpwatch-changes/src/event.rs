@@ -199,6 +199,9 @@ pub struct ChangeEvent {
     pub after: Option<Value>,
     /// Who made it, when the audit log says.
     pub actor: Option<Actor>,
+    /// Whether the audit log explains it, and with which events.
+    #[serde(default)]
+    pub attribution: crate::attribution::Attribution,
 }
 
 impl ChangeEvent {

@@ -34,15 +34,19 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attribution;
 pub mod collector;
 pub mod diff;
 pub mod event;
+pub mod insights;
 pub mod policy;
 pub mod poll;
 pub mod store;
 
+pub use attribution::{Attribution, attribute};
 pub use collector::{Collection, Collector, KindReport, KindStatus};
 pub use event::{Actor, ChangeEvent, ChangeOp, FieldChange, FieldOp, FieldPath, Segment};
+pub use insights::{EventCursor, EventPolicy, EventRead, Gap};
 pub use policy::PollPolicy;
 pub use poll::{PollError, PollOutcome, Poller, PreparedPoll};
-pub use store::{InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};
+pub use store::{InsightsCommit, InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};

@@ -113,6 +113,7 @@ mod tests {
                 before: None,
                 after: None,
                 actor: None,
+                attribution: crate::attribution::Attribution::Unknown,
             })
             .collect()
     }

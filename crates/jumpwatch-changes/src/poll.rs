@@ -13,11 +13,13 @@ use jumpwatch_model::{Inventory, ResourceId, ResourceKind, TenantId};
 use tracing::info;
 use uuid::Uuid;
 
+use crate::attribution::{Attribution, attribute};
 use crate::collector::{Collector, KindReport};
 use crate::diff::diff_inventories;
 use crate::event::ChangeEvent;
+use crate::insights::{EventPolicy, EventRead};
 use crate::policy::PollPolicy;
-use crate::store::{InventoryStore, PollCommit, StoreError};
+use crate::store::{InsightsCommit, InventoryStore, PollCommit, StoreError};
 
 /// A poll could not be committed (the store failed). Nothing was lost: the next poll redoes it.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,9 @@ pub struct PollOutcome {
     pub baselines: Vec<ResourceKind>,
     /// Deletions held by the mass-deletion breaker, by kind.
     pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
+    /// What was read from the audit log (new events, the cursor, a gap, an error), when the
+    /// poll reads it.
+    pub insights: Option<InsightsCommit>,
     /// The snapshot after the poll.
     pub snapshot: Inventory,
 }
@@ -92,6 +97,7 @@ impl PreparedPoll {
             mut events,
             held,
             snapshot,
+            insights,
             ..
         } = self.commit;
         for (event, seq) in events.iter_mut().zip(seqs) {
@@ -107,6 +113,7 @@ impl PreparedPoll {
             baselines: self.baselines,
             held: held.into_iter().filter(|(_, ids)| !ids.is_empty()).collect(),
             snapshot,
+            insights,
         }
     }
 }
@@ -117,6 +124,7 @@ pub struct Poller<S: ?Sized> {
     store: Arc<S>,
     tenant: TenantId,
     policy: PollPolicy,
+    insights: Option<EventPolicy>,
 }
 
 impl<S: ?Sized> std::fmt::Debug for Poller<S> {
@@ -131,7 +139,15 @@ impl<S: ?Sized> std::fmt::Debug for Poller<S> {
 impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
     /// A poller of `tenant` with `collector`, committing into `store`.
     pub fn new(collector: Collector, store: Arc<S>, tenant: TenantId) -> Self {
-        Self { collector, store, tenant, policy: PollPolicy::default() }
+        Self { collector, store, tenant, policy: PollPolicy::default(), insights: None }
+    }
+
+    /// Also reads the audit log (Directory Insights) each poll: new events are stored with the
+    /// poll and its cursor, and each change is attributed to the events that explain it.
+    #[must_use]
+    pub fn insights(mut self, policy: EventPolicy) -> Self {
+        self.insights = Some(policy);
+        self
     }
 
     /// The poll policy (baseline, breaker).
@@ -230,6 +246,12 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
             held.insert(kind, plan.held);
             events.extend(plan.events);
         }
+        let insights = match &self.insights {
+            Some(policy) => {
+                Some(self.read_insights(&stored, policy, observed_at, &mut events).await)
+            }
+            None => None,
+        };
         let finished_at = Utc::now();
         let commit = PollCommit {
             poll_id,
@@ -241,8 +263,40 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
             snapshot,
             events,
             held,
+            insights,
         };
         Ok(PreparedPoll { commit, baselines })
+    }
+
+    /// Reads the audit log from the stored cursor and attributes the poll's changes.
+    async fn read_insights(
+        &self,
+        stored: &crate::store::StoredState,
+        policy: &EventPolicy,
+        now: DateTime<Utc>,
+        changes: &mut [ChangeEvent],
+    ) -> InsightsCommit {
+        let read =
+            EventRead::read(self.collector.client(), stored.event_cursor.as_ref(), policy, now)
+                .await;
+        attribute(changes, &read.events);
+        if read.error.is_some() {
+            // Events may be missing: "no event explains it" would be a guess.
+            for change in changes.iter_mut() {
+                if change.attribution == Attribution::Unattributed {
+                    change.attribution = Attribution::Unknown;
+                }
+            }
+        }
+        if let Some(gap) = &read.gap {
+            tracing::warn!(tenant = %self.tenant, from = %gap.from, to = %gap.to, "audit events older than JumpCloud's retention could not be read");
+        }
+        InsightsCommit {
+            events: read.new_since(&stored.known_events),
+            cursor: read.cursor,
+            gap: read.gap,
+            error: read.error,
+        }
     }
 
     /// Polls every `interval`, for ever: a stream of outcomes that yields errors without ending.

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::collector::KindReport;
 use crate::event::ChangeEvent;
+use crate::insights::{EventCursor, Gap, event_key};
+use jumpwatch_model::event::DirectoryEvent;
 
 /// A store failed. The poll is not committed; nothing stored is lost.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,11 @@ pub struct StoredState {
     pub snapshot_kinds: BTreeSet<ResourceKind>,
     /// Deletions held by the breaker at the last poll.
     pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
+    /// How far the audit log has been read.
+    pub event_cursor: Option<EventCursor>,
+    /// The keys of the audit events stored in the day before the cursor (a read overlapping
+    /// them does not store or judge them again).
+    pub known_events: BTreeSet<String>,
 }
 
 impl StoredState {
@@ -50,8 +57,24 @@ impl StoredState {
             inventory: Inventory::new(tenant),
             snapshot_kinds: BTreeSet::new(),
             held: BTreeMap::new(),
+            event_cursor: None,
+            known_events: BTreeSet::new(),
         }
     }
+}
+
+/// What a poll read from the audit log, to commit with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct InsightsCommit {
+    /// The events not stored yet.
+    pub events: Vec<DirectoryEvent>,
+    /// The cursor after the read (`None`: the read failed, the stored cursor stays).
+    pub cursor: Option<EventCursor>,
+    /// A stretch of the log that could not be read.
+    pub gap: Option<Gap>,
+    /// Why the read stopped early.
+    pub error: Option<String>,
 }
 
 /// Everything one poll produced, committed at once or not at all.
@@ -76,6 +99,8 @@ pub struct PollCommit {
     pub events: Vec<ChangeEvent>,
     /// Deletions held by the breaker, by kind (replacing the held set of committed kinds).
     pub held: BTreeMap<ResourceKind, BTreeSet<ResourceId>>,
+    /// What was read from the audit log, when the poll reads it.
+    pub insights: Option<InsightsCommit>,
 }
 
 impl PollCommit {
@@ -92,6 +117,7 @@ impl PollCommit {
             committed_kinds: BTreeSet::new(),
             events: Vec::new(),
             held: BTreeMap::new(),
+            insights: None,
         }
     }
 }
@@ -174,6 +200,12 @@ impl InventoryStore for MemoryStore {
                 _ => {
                     stored.held.remove(kind);
                 }
+            }
+        }
+        if let Some(insights) = &commit.insights {
+            stored.known_events.extend(insights.events.iter().map(event_key));
+            if insights.cursor.is_some() {
+                stored.event_cursor = insights.cursor;
             }
         }
         let first = i64::try_from(state.events.len()).unwrap_or(i64::MAX) + 1;

@@ -417,6 +417,41 @@ struct Group {
     current: Option<(String, DateTime<Utc>, u32)>,
     /// The repeat notification in flight.
     repeat: Option<String>,
+    /// The ids of its open (pending or in-flight) entries: all that claiming, `next_due` and
+    /// `firing` read of it.
+    open: BTreeSet<i64>,
+    /// How many of its entries are dead letters ([`Outbox::requeue_dead`] may return them, so
+    /// the group is kept while there are any).
+    dead: usize,
+}
+
+impl Group {
+    /// Whether the group may be forgotten at `now`: nothing open, firing, under way or dead,
+    /// and its last notification (if any) at least `group_interval` old — so forgetting it
+    /// changes no pacing.
+    fn is_idle(&self, now: DateTime<Utc>) -> bool {
+        self.open.is_empty()
+            && self.dead == 0
+            && self.firing.is_empty()
+            && self.current.is_none()
+            && self.lease_until.is_none()
+            && self.repeat.is_none()
+            && self.last_sent_at.is_none_or(|t| t + span(self.timing.group_interval) <= now)
+    }
+
+    /// Keeps `open` and `dead` in step with an entry moving from `from` to `to`.
+    fn moved(&mut self, id: i64, from: EntryState, to: EntryState) {
+        if to.is_open() {
+            self.open.insert(id);
+        } else {
+            self.open.remove(&id);
+        }
+        match (from == EntryState::Dead, to == EntryState::Dead) {
+            (false, true) => self.dead += 1,
+            (true, false) => self.dead = self.dead.saturating_sub(1),
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -431,6 +466,10 @@ struct State {
 
 /// An outbox in memory: for tests and for embedders who do not need delivery to survive a
 /// restart.
+///
+/// Each group indexes its open entries, so a claim costs the groups plus their open entries,
+/// whatever the history; idle groups are forgotten at the start of each claim (see the
+/// [module](self) documentation).
 #[derive(Debug, Default)]
 pub struct MemoryOutbox {
     state: Mutex<State>,
@@ -455,6 +494,7 @@ fn new_id() -> String {
 impl Outbox for MemoryOutbox {
     fn enqueue(&self, entries: &[NewEntry]) -> Result<usize, OutboxError> {
         let mut state = self.lock()?;
+        let state = &mut *state;
         let mut added = 0;
         for new in entries {
             let key = (new.receiver.clone(), new.dedup_key());
@@ -468,6 +508,7 @@ impl Outbox for MemoryOutbox {
             let sent = group.last_sent_at.is_some();
             state.next_id += 1;
             let id = state.next_id;
+            group.open.insert(id);
             state.entries.insert(
                 id,
                 Entry {
@@ -500,21 +541,22 @@ impl Outbox for MemoryOutbox {
         let mut state = self.lock()?;
         let state = &mut *state;
         // Expired leases return first.
-        for ((receiver, key), group) in &mut state.groups {
+        for group in state.groups.values_mut() {
             if group.lease_until.is_some_and(|until| until <= now) {
                 group.lease_until = None;
                 group.repeat = None;
-                for entry in state.entries.values_mut() {
-                    if entry.state == EntryState::InFlight
-                        && &entry.receiver == receiver
-                        && &entry.group_key == key
+                for id in &group.open {
+                    if let Some(entry) = state.entries.get_mut(id)
+                        && entry.state == EntryState::InFlight
                     {
                         entry.state = EntryState::Pending;
                     }
                 }
             }
         }
-        let mut due: Vec<(DateTime<Utc>, (String, String))> = Vec::new();
+        // Then idle groups are forgotten.
+        state.groups.retain(|_, group| !group.is_idle(now));
+        let mut due: Vec<(DateTime<Utc>, &(String, String))> = Vec::new();
         for (id, group) in &state.groups {
             if group.lease_until.is_some() {
                 continue;
@@ -522,16 +564,16 @@ impl Outbox for MemoryOutbox {
             if !state.receivers.get(&id.0).is_none_or(|r| r.is_available(now)) {
                 continue;
             }
-            let pending: Vec<&Entry> = state
-                .entries
-                .values()
-                .filter(|e| {
-                    e.state == EntryState::Pending && e.receiver == id.0 && e.group_key == id.1
-                })
-                .collect();
+            let first_pending = group
+                .open
+                .iter()
+                .filter_map(|id| state.entries.get(id))
+                .filter(|e| e.state == EntryState::Pending)
+                .map(|e| e.not_before)
+                .min();
             let at = if let Some((_, retry_at, _)) = &group.current {
                 Some(*retry_at)
-            } else if let Some(first) = pending.iter().map(|e| e.not_before).min() {
+            } else if let Some(first) = first_pending {
                 let paced = group.last_sent_at.map(|t| t + span(group.timing.group_interval));
                 Some(paced.map_or(first, |p| p.max(first)))
             } else if !group.firing.is_empty() {
@@ -540,35 +582,33 @@ impl Outbox for MemoryOutbox {
                 None
             };
             if let Some(at) = at.filter(|at| *at <= now) {
-                due.push((at, id.clone()));
+                due.push((at, id));
             }
         }
         due.sort();
         due.truncate(limit);
-        let mut out = Vec::new();
-        for (_, id) in due {
+        let due: Vec<(String, String)> = due.into_iter().map(|(_, id)| id.clone()).collect();
+        let mut out = Vec::with_capacity(due.len());
+        for id in due {
             let Some(group) = state.groups.get_mut(&id) else { continue };
             group.lease_until = Some(now + span(lease));
             let (notification_id, attempt, reason) = match &group.current {
                 Some((nid, _, attempts)) => (nid.clone(), attempts + 1, Reason::New),
                 None => {
-                    let has_pending = state.entries.values().any(|e| {
-                        e.state == EntryState::Pending && e.receiver == id.0 && e.group_key == id.1
+                    let has_pending = group.open.iter().any(|id| {
+                        state.entries.get(id).is_some_and(|e| e.state == EntryState::Pending)
                     });
                     (new_id(), 1, if has_pending { Reason::New } else { Reason::Repeat })
                 }
             };
             let mut entries = Vec::new();
             if reason == Reason::New {
-                for entry in state.entries.values_mut() {
-                    let mine = entry.receiver == id.0
-                        && entry.group_key == id.1
-                        && entry.state == EntryState::Pending;
-                    let part = match &group.current {
-                        Some((nid, _, _)) => entry.notification_id.as_deref() == Some(nid.as_str()),
-                        None => entry.notification_id.is_none(),
-                    };
-                    if mine && part {
+                let part = group.current.as_ref().map(|(nid, _, _)| nid.as_str());
+                for entry_id in &group.open {
+                    let Some(entry) = state.entries.get_mut(entry_id) else { continue };
+                    if entry.state == EntryState::Pending
+                        && entry.notification_id.as_deref() == part
+                    {
                         entry.state = EntryState::InFlight;
                         entry.attempts += 1;
                         entry.notification_id = Some(notification_id.clone());
@@ -580,8 +620,8 @@ impl Outbox for MemoryOutbox {
                 group.repeat = Some(notification_id.clone());
             }
             out.push(Batch {
-                receiver: id.0.clone(),
-                group_key: id.1.clone(),
+                receiver: id.0,
+                group_key: id.1,
                 group_labels: group.labels.clone(),
                 notification_id,
                 reason,
@@ -603,36 +643,40 @@ impl Outbox for MemoryOutbox {
         let mut state = self.lock()?;
         let state = &mut *state;
         let muted: HashMap<i64, EntryState> = settlement.muted.iter().copied().collect();
+        let mut group = state.groups.get_mut(&(batch.receiver.clone(), batch.group_key.clone()));
         for id in batch.entries.iter().map(|e| e.id) {
             let Some(entry) = state.entries.get_mut(&id) else { continue };
+            let from = entry.state;
             if let Some(why) = muted.get(&id) {
                 entry.state = *why;
                 entry.settled_at = Some(now);
-                continue;
+            } else {
+                match &settlement.outcome {
+                    Outcome::Delivered { .. } => {
+                        entry.state = EntryState::Delivered;
+                        entry.settled_at = Some(now);
+                        entry.last_error = None;
+                    }
+                    Outcome::Nothing => {
+                        entry.state = EntryState::Pending;
+                        entry.notification_id = None;
+                    }
+                    Outcome::Retry { error, .. } => {
+                        entry.state = EntryState::Pending;
+                        entry.last_error = Some(error.clone());
+                    }
+                    Outcome::Dead { error } => {
+                        entry.state = EntryState::Dead;
+                        entry.settled_at = Some(now);
+                        entry.last_error = Some(error.clone());
+                    }
+                }
             }
-            match &settlement.outcome {
-                Outcome::Delivered { .. } => {
-                    entry.state = EntryState::Delivered;
-                    entry.settled_at = Some(now);
-                    entry.last_error = None;
-                }
-                Outcome::Nothing => {
-                    entry.state = EntryState::Pending;
-                    entry.notification_id = None;
-                }
-                Outcome::Retry { error, .. } => {
-                    entry.state = EntryState::Pending;
-                    entry.last_error = Some(error.clone());
-                }
-                Outcome::Dead { error } => {
-                    entry.state = EntryState::Dead;
-                    entry.settled_at = Some(now);
-                    entry.last_error = Some(error.clone());
-                }
+            if let Some(group) = group.as_deref_mut() {
+                group.moved(id, from, entry.state);
             }
         }
-        let Some(group) = state.groups.get_mut(&(batch.receiver.clone(), batch.group_key.clone()))
-        else {
+        let Some(group) = group else {
             return Ok(());
         };
         group.lease_until = None;
@@ -655,16 +699,19 @@ impl Outbox for MemoryOutbox {
 
     fn release_all(&self) -> Result<usize, OutboxError> {
         let mut state = self.lock()?;
+        let state = &mut *state;
         let mut released = 0;
-        for entry in state.entries.values_mut() {
-            if entry.state == EntryState::InFlight {
-                entry.state = EntryState::Pending;
-                released += 1;
-            }
-        }
         for group in state.groups.values_mut() {
             group.lease_until = None;
             group.repeat = None;
+            for id in &group.open {
+                if let Some(entry) = state.entries.get_mut(id)
+                    && entry.state == EntryState::InFlight
+                {
+                    entry.state = EntryState::Pending;
+                    released += 1;
+                }
+            }
         }
         Ok(released)
     }

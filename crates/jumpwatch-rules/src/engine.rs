@@ -140,10 +140,13 @@ impl Engine {
         }
     }
 
-    /// An engine with the built-in JumpCloud pack.
+    /// An engine with the built-in JumpCloud pack, and the built-in rules written in Rust.
     pub fn builtin() -> Result<Self, RuleError> {
         let mut engine = Self::new();
         engine.add_rules(builtin()?)?;
+        for rule in crate::native::builtin() {
+            engine.add_native(rule)?;
+        }
         Ok(engine)
     }
 
@@ -216,28 +219,34 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets a parameter of a data rule (a threshold from the configuration). The rule must declare
-    /// it, and the new value must be of the same type as the default.
+    /// Sets a parameter of a rule (a threshold from the configuration). The rule must declare
+    /// it, and the new value must be of the same type as the default. A native rule must not be
+    /// shared outside the engine while it is set.
     pub fn set_param(&mut self, rule: &str, name: &str, value: Value) -> Result<(), String> {
-        let found = self
-            .cel
-            .iter_mut()
-            .find(|r| r.info.id == rule)
-            .ok_or_else(|| format!("no rule {rule}"))?;
-        let current = found
-            .info
-            .params
-            .get_mut(name)
-            .ok_or_else(|| format!("{rule} has no parameter {name:?}"))?;
-        let same_type = std::mem::discriminant(current) == std::mem::discriminant(&value)
-            && (current.is_f64() == value.is_f64());
-        if !same_type {
-            return Err(format!(
-                "{rule}.{name} is {current}, so {value} is not a value of its type"
-            ));
+        let same_type = |current: Option<&Value>| {
+            let current = current.ok_or_else(|| format!("{rule} has no parameter {name:?}"))?;
+            if std::mem::discriminant(current) == std::mem::discriminant(&value)
+                && (current.is_f64() == value.is_f64())
+            {
+                Ok(())
+            } else {
+                Err(format!("{rule}.{name} is {current}, so {value} is not a value of its type"))
+            }
+        };
+        if let Some(found) = self.cel.iter_mut().find(|r| r.info.id == rule) {
+            same_type(found.info.params.get(name))?;
+            found.info.params.insert(name.to_owned(), value);
+            return Ok(());
         }
-        *current = value;
-        Ok(())
+        let found = self
+            .native
+            .iter_mut()
+            .find(|r| r.info().id == rule)
+            .ok_or_else(|| format!("no rule {rule}"))?;
+        same_type(found.info().params.get(name))?;
+        Arc::get_mut(found)
+            .ok_or_else(|| format!("{rule} is shared outside the engine, so it cannot be changed"))?
+            .set_param(name, value)
     }
 
     /// Drops a rule (one turned off in the configuration). Returns whether it was there.
@@ -492,7 +501,8 @@ impl Engine {
         results
     }
 
-    /// The event rules over Directory Insights events.
+    /// The event rules over Directory Insights events: a poll's new events, judged one at a
+    /// time; native rules also see them all ([`Scope::events`]).
     #[must_use]
     pub fn evaluate_events(
         &self,
@@ -507,7 +517,7 @@ impl Engine {
         let native: Vec<&Arc<dyn Rule>> =
             self.native.iter().filter(|r| r.info().rule_type == RuleType::Event).collect();
         let root = root_context(&self.env, &self.patterns, now, org);
-        let scope = Scope::new(now, inventory, org);
+        let scope = Scope::new(now, inventory, org).with_events(events);
         let mut results = Vec::new();
         for event in events {
             let mut context = root.new_inner_scope();

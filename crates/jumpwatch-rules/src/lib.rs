@@ -17,17 +17,18 @@
 //! ```
 //!
 //! The pieces, one file each: [`rule`] (the [`Rule`] trait and what every rule says of itself),
-//! [`pack`] (rules as data), [`engine`] (evaluation), `relations` (the `rel` variable),
-//! [`finding`] (findings and their lifecycle), [`suppression`], [`audit`] (an evaluation
-//! reconciled with the stored findings), [`store`] (the storage port), [`output`] (table, JSON,
-//! JSONL, CSV, SARIF) and [`compliance`] (summaries per framework and control). The language is
-//! described in `docs/rules.md`.
+//! [`pack`] (rules as data), `native` (the built-in rules written in Rust), [`engine`]
+//! (evaluation), `relations` (the `rel` variable), [`finding`] (findings and their lifecycle),
+//! [`suppression`], [`audit`] (an evaluation reconciled with the stored findings), [`store`] (the
+//! storage port), [`output`] (table, JSON, JSONL, CSV, SARIF) and [`compliance`] (summaries per
+//! framework and control). The language is described in `docs/rules.md`.
 
 pub mod audit;
 pub mod compliance;
 pub mod engine;
 mod eval;
 pub mod finding;
+mod native;
 pub mod output;
 pub mod pack;
 mod relations;

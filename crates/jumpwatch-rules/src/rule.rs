@@ -297,17 +297,28 @@ pub struct Scope<'a> {
     pub now: DateTime<Utc>,
     /// The organization's document, when known.
     pub org: Option<&'a Value>,
+    /// The Directory Insights events judged together — a poll's new events — so that an event
+    /// rule can weigh an event against its neighbours (failures counted per administrator). Empty
+    /// for state and change rules.
+    pub events: &'a [DirectoryEvent],
 }
 
 impl<'a> Scope<'a> {
-    /// A scope at `now`, over an inventory.
+    /// A scope at `now`, over an inventory, without events.
     #[must_use]
     pub const fn new(
         now: DateTime<Utc>,
         inventory: Option<&'a Inventory>,
         org: Option<&'a Value>,
     ) -> Self {
-        Self { inventory, now, org }
+        Self { inventory, now, org, events: &[] }
+    }
+
+    /// With the events judged together.
+    #[must_use]
+    pub const fn with_events(mut self, events: &'a [DirectoryEvent]) -> Self {
+        self.events = events;
+        self
     }
 }
 
@@ -320,4 +331,13 @@ pub trait Rule: Send + Sync + fmt::Debug {
 
     /// Judges one subject. Called only with subjects of the rule's type and kind.
     fn evaluate(&self, subject: Subject<'_>, scope: &Scope<'_>) -> Verdict;
+
+    /// Sets a parameter that [`RuleInfo::params`] declares (a threshold from the configuration),
+    /// for [`Engine::set_param`](crate::Engine::set_param), which has checked that the rule
+    /// declares it and that the value is of the default's type. The default refuses: a rule
+    /// with parameters overrides it, and keeps `info().params` up to date.
+    fn set_param(&mut self, name: &str, value: Value) -> Result<(), String> {
+        let _ = value;
+        Err(format!("{} has no parameter {name:?}", self.info().id))
+    }
 }

@@ -81,6 +81,10 @@ pub struct Mutation {
     /// The organization to change; default: the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<OrganizationId>,
+    /// Made outside the API and the console (by the agent, a directory sync): no Directory
+    /// Insights event records it (updates only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unaudited: bool,
 }
 
 impl Mutation {
@@ -97,6 +101,7 @@ impl Mutation {
             attributes: None,
             actor: None,
             org: None,
+            unaudited: false,
         }
     }
 
@@ -184,6 +189,13 @@ impl Mutation {
     #[must_use]
     pub fn org(mut self, org: OrganizationId) -> Self {
         self.org = Some(org);
+        self
+    }
+
+    /// Made outside the API (by the agent, a directory sync): no audit event records it.
+    #[must_use]
+    pub const fn unaudited(mut self) -> Self {
+        self.unaudited = true;
         self
     }
 }
@@ -297,6 +309,7 @@ fn check_fields(m: &Mutation) -> Result<(), Refused> {
         ("doc", m.doc.is_some() && (m.op != Op::Create)),
         ("set", m.set.is_some() && m.op != Op::Update),
         ("unset", m.unset.is_some() && m.op != Op::Update),
+        ("unaudited", m.unaudited && m.op != Op::Update),
     ];
     match unused.iter().find(|(_, unused)| *unused) {
         Some((field, _)) => Err(format!(
@@ -411,11 +424,11 @@ fn update(
     }
     store(org, m.kind, parent, id.clone(), &resource.doc);
     sync_directory_index(org);
-    let event = record(
-        &mut org.events,
-        &org.id,
-        event_for(m.kind, "update", &resource, cx, Some(&changes)),
-    );
+    let event = if m.unaudited {
+        Value::Null
+    } else {
+        record(&mut org.events, &org.id, event_for(m.kind, "update", &resource, cx, Some(&changes)))
+    };
     Ok(applied(m, &id, parent, org, changes, &event))
 }
 
@@ -650,9 +663,15 @@ fn event_for(
     changes: Option<&[FieldChange]>,
 ) -> NewEvent {
     let ty = graph_type_of(kind);
-    let prefix = match ty {
-        "user_group" | "system_group" | "policy_group" => "group",
-        other => other,
+    // The names of JumpCloud's list of Directory Insights event types: `group_*` for every kind
+    // of group, `admin_*` for administrators, `authnpolicy_*` for conditional access policies
+    // (whose update the list names `authpolicy_update`).
+    let prefix = match (kind, ty) {
+        (_, "user_group" | "system_group" | "policy_group") => "group",
+        (ResourceKind::Administrator, _) => "admin",
+        (ResourceKind::AuthnPolicy, _) if op == "update" => "authpolicy",
+        (ResourceKind::AuthnPolicy, _) => "authnpolicy",
+        (_, other) => other,
     };
     let mut target = json!({"id": resource.id.as_str(), "type": ty});
     if let (Some(field), Some(name)) = (kind.meta().name_field, &resource.name) {

@@ -31,8 +31,8 @@ pub enum Scenario {
     /// policy unbound, a group granted passwordless sudo, a command with a pasted secret, and a
     /// device binding with sudo.
     Risky,
-    /// Sign-ins now: users with and without MFA, and an administrator without MFA. Makes events
-    /// only.
+    /// Sign-ins now: users with and without MFA, an administrator without MFA, and a burst of
+    /// six failed sign-ins by another administrator. Makes events only.
     Logins,
 }
 
@@ -539,5 +539,20 @@ fn logins(
             .with("client_ip", json!("203.0.113.66"));
         out.push(record(&mut org.events, &org.id, event));
     }
+    // Password guessing against another administrator: a burst of failed sign-ins.
+    if let Some((id, email)) = facts.admins.get(1).or_else(|| facts.admins.first()) {
+        for _ in 0..FAILED_ADMIN_LOGINS {
+            let event = NewEvent::new(now, "admin_login_attempt", "directory")
+                .with("initiated_by", json!({"id": id, "type": "admin", "email": email}))
+                .with("success", json!(false))
+                .with("mfa", json!(false))
+                .with("auth_method", json!("password"))
+                .with("client_ip", json!("203.0.113.77"));
+            out.push(record(&mut org.events, &org.id, event));
+        }
+    }
     out
 }
+
+/// The failed administrator sign-ins of the `logins` scenario.
+const FAILED_ADMIN_LOGINS: usize = 6;

@@ -27,6 +27,7 @@
 //! ```
 
 mod findings;
+mod insights;
 mod outbox;
 mod query;
 mod schema;
@@ -39,6 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+pub use insights::{KNOWN_EVENTS_SPAN, StoredEvent};
 pub use query::{ColumnInfo, QueryResult};
 pub use schema::{SCHEMA_VERSION, changes_view};
 
@@ -187,6 +189,7 @@ impl SqliteStore {
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE settled_at IS NOT NULL AND settled_at < ?1
                AND state IN ('delivered', 'dead', 'silenced', 'inhibited', 'dropped') LIMIT ?2)",
             "DELETE FROM notify_silences WHERE rowid IN (SELECT rowid FROM notify_silences WHERE ends_at < ?1 LIMIT ?2)",
+            "DELETE FROM audit_events WHERE rowid IN (SELECT rowid FROM audit_events WHERE timestamp < ?1 LIMIT ?2)",
         ];
         let mut removed = 0u64;
         for sql in statements {

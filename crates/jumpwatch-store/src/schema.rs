@@ -193,6 +193,48 @@ const MIGRATIONS: &[&str] = &[
            created_at, settled_at, attempts, last_error
     FROM outbox;
     ",
+    // 5: Directory Insights: the audit events (raw, with the common fields indexed), each
+    // tenant's cursor and the gaps that could not be read; and each change's attribution.
+    "
+    CREATE TABLE audit_events (
+        tenant          TEXT NOT NULL,
+        id              TEXT NOT NULL,
+        timestamp       TEXT,
+        event_type      TEXT,
+        service         TEXT,
+        initiator_id    TEXT,
+        initiator_type  TEXT,
+        initiator_email TEXT,
+        resource_type   TEXT,
+        resource_id     TEXT,
+        resource_name   TEXT,
+        success         INTEGER,
+        client_ip       TEXT,
+        raw             TEXT NOT NULL,
+        poll_id         TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX audit_events_by_time ON audit_events (tenant, timestamp);
+    CREATE INDEX audit_events_by_type ON audit_events (event_type, timestamp);
+    CREATE INDEX audit_events_by_initiator ON audit_events (initiator_email, timestamp);
+    CREATE INDEX audit_events_by_resource ON audit_events (resource_id);
+    CREATE TABLE event_cursors (
+        tenant     TEXT PRIMARY KEY,
+        read_until TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE event_gaps (
+        tenant     TEXT NOT NULL,
+        from_at    TEXT NOT NULL,
+        to_at      TEXT NOT NULL,
+        noticed_at TEXT NOT NULL
+    );
+    ALTER TABLE change_events ADD COLUMN attribution TEXT;
+    CREATE VIEW events AS
+    SELECT tenant, id, timestamp, event_type, service, initiator_type, initiator_id,
+           initiator_email, resource_type, resource_id, resource_name, success, client_ip, raw
+    FROM audit_events;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -264,14 +306,18 @@ pub(crate) fn change_views() -> String {
         SELECT e.seq, e.event_id, e.tenant, e.kind, e.resource_id, e.parent_id, e.name, e.op, e.observed_at,
                json_array_length(e.changes) AS field_count,
                (SELECT group_concat(json_extract(c.value, '$.path'), ', ') FROM json_each(e.changes) AS c) AS fields,
-               json_extract(e.actor, '$.email') AS actor_email, e.poll_id
+               json_extract(e.actor, '$.email') AS actor_email, json_extract(e.actor, '$.type') AS actor_type,
+               json_extract(e.actor, '$.ip') AS actor_ip,
+               coalesce(json_extract(e.attribution, '$.status'), 'unknown') AS attribution,
+               json_extract(e.attribution, '$.events') AS audit_events, e.poll_id
         FROM change_events AS e;
         DROP VIEW IF EXISTS field_changes;
         {create} field_changes AS
         SELECT e.seq, e.tenant, e.kind, e.resource_id, e.name, e.op, e.observed_at,
                json_extract(c.value, '$.path') AS path, json_extract(c.value, '$.op') AS field_op,
                json_extract(c.value, '$.before') AS before, json_extract(c.value, '$.after') AS after,
-               json_extract(e.actor, '$.email') AS actor_email
+               json_extract(e.actor, '$.email') AS actor_email,
+               coalesce(json_extract(e.attribution, '$.status'), 'unknown') AS attribution
         FROM change_events AS e LEFT JOIN json_each(e.changes) AS c;
         "
     ));

@@ -70,6 +70,7 @@ impl SqliteStore {
                 state.held.entry(kind).or_default().insert(id);
             }
         }
+        crate::insights::load_insights(&db, &mut state)?;
         Ok(state)
     }
 
@@ -97,6 +98,9 @@ impl SqliteStore {
         let mut seqs = Vec::with_capacity(commit.events.len());
         for event in &commit.events {
             seqs.push(insert_event(&tx, &poll_id, event)?);
+        }
+        if let Some(insights) = &commit.insights {
+            crate::insights::write_insights(&tx, tenant, &poll_id, insights, &at)?;
         }
         if let Some(audit) = audit {
             crate::findings::write_audit(&tx, audit)?;
@@ -308,9 +312,10 @@ fn insert_event(tx: &Transaction<'_>, poll_id: &str, event: &ChangeEvent) -> Res
         .collect();
     let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
     let actor = event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
+    let attribution = serde_json::to_string(&event.attribution).unwrap_or_default();
     tx.prepare_cached(
-        "INSERT INTO change_events (event_id, poll_id, tenant, kind, resource_id, parent_id, name, op, observed_at, changes, before, after, actor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO change_events (event_id, poll_id, tenant, kind, resource_id, parent_id, name, op, observed_at, changes, before, after, actor, attribution)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         event.event_id.to_string(),
@@ -326,6 +331,7 @@ fn insert_event(tx: &Transaction<'_>, poll_id: &str, event: &ChangeEvent) -> Res
         text(&event.before),
         text(&event.after),
         actor,
+        attribution,
     ])?;
     Ok(tx.last_insert_rowid())
 }

@@ -10,12 +10,13 @@
 //! | `rule`, `rule_type` | findings and event hits |
 //! | `kind`, `resource`, `resource_id` | findings, changes (the resource's kind, name and id) |
 //! | `op`, `fields`, `actor` | changes: `created`/`updated`/`deleted`, the changed field paths (space-separated; match one with `fields = "any=~mfa.*"`), who made it when known |
-//! | `check` | health: `auth`, `incomplete`, `rate_limited` |
+//! | `attribution` | changes: `attributed`, `unattributed` (no audit event explains it), `unknown` (the audit log was not read) |
+//! | `check` | health: `auth`, `incomplete`, `rate_limited`, `events` (the audit log unreadable); notices: `events_gap` |
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use jumpwatch_changes::{ChangeEvent, ChangeOp, KindReport};
+use jumpwatch_changes::{ChangeEvent, ChangeOp, InsightsCommit, KindReport};
 use jumpwatch_model::TenantId;
 use jumpwatch_notify::{Alert, AlertKind, Severity, Status};
 use jumpwatch_rules::{Engine, Finding, FindingState, RuleType, Transition};
@@ -162,6 +163,7 @@ impl Default for HealthPolicy {
 pub struct Health {
     incomplete: BTreeMap<String, u32>,
     rate_limited: u32,
+    events_failed: u32,
 }
 
 /// What troubles a kind's listing, read from its report.
@@ -216,6 +218,69 @@ fn health_alert(
 }
 
 impl Health {
+    /// The audit log's health after a poll: a read that keeps failing fires (and resolves when a
+    /// read completes); a stretch that could no longer be read is a notice, sent once.
+    pub fn observe_events(
+        &mut self,
+        tenant: &TenantId,
+        insights: &InsightsCommit,
+        policy: HealthPolicy,
+        firing: &[Alert],
+        at: DateTime<Utc>,
+    ) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let fingerprint = format!("health:{tenant}:events");
+        match &insights.error {
+            Some(error) => {
+                self.events_failed += 1;
+                if self.events_failed >= policy.incomplete_polls {
+                    let mut alert = health_alert(
+                        tenant,
+                        "events",
+                        None,
+                        Severity::High,
+                        format!("The audit log of {tenant} cannot be read"),
+                        format!(
+                            "{} polls in a row could not read Directory Insights: {error}. Changes are not attributed and event rules do not run; the events will be read when it recovers, if within the retention.",
+                            self.events_failed
+                        ),
+                        at,
+                    );
+                    if let Some(previous) = firing.iter().find(|a| a.fingerprint == fingerprint) {
+                        alert.starts_at = previous.starts_at;
+                    }
+                    out.push(alert);
+                }
+            }
+            None => {
+                self.events_failed = 0;
+                if let Some(previous) = firing.iter().find(|a| a.fingerprint == fingerprint) {
+                    out.push(previous.clone().resolved(at));
+                }
+            }
+        }
+        if let Some(gap) = &insights.gap {
+            let mut alert = health_alert(
+                tenant,
+                "events_gap",
+                None,
+                Severity::High,
+                format!("Audit events of {tenant} were lost to retention"),
+                format!(
+                    "Directory Insights keeps 90 days: the events from {} to {} could not be read (the tenant was not read for longer than that). Changes in that stretch have no audit trail in Jumpwatch.",
+                    gap.from.to_rfc3339(),
+                    gap.to.to_rfc3339()
+                ),
+                at,
+            );
+            alert.kind = AlertKind::Notice;
+            alert.labels.insert("type".to_owned(), AlertKind::Notice.as_str().to_owned());
+            alert.fingerprint = format!("{}:{}", alert.fingerprint, gap.from.timestamp());
+            out.push(alert);
+        }
+        out
+    }
+
     /// The health alerts after a poll: conditions that now hold long enough fire; those that
     /// fired (`firing`, from the outbox) and no longer hold resolve.
     pub fn observe(

@@ -110,6 +110,8 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Receivers, routes, inhibitions and silences of notifications (empty: none are sent).
     pub notify: jumpwatch_notify::NotifyConfig,
+    /// How the audit log (Directory Insights) is read; `None` when `[events] enabled = false`.
+    pub events: Option<jumpwatch_changes::EventPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +128,17 @@ struct RawConfig {
     suppressions: Vec<Spanned<RawSuppression>>,
     #[serde(default)]
     notify: Option<jumpwatch_notify::RawNotify>,
+    #[serde(default)]
+    events: Option<RawEvents>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    enabled: Option<bool>,
+    services: Option<Vec<String>>,
+    overlap: Option<Spanned<String>>,
+    backfill: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -431,8 +444,52 @@ impl Config {
             }
             None => jumpwatch_notify::NotifyConfig::default(),
         };
-        Ok(Self { tenants, poll, store, rules, notify })
+        let events = events_config(&source, raw.events)?;
+        Ok(Self { tenants, poll, store, rules, notify, events })
     }
+}
+
+fn events_config(
+    source: &Source<'_>,
+    raw: Option<RawEvents>,
+) -> Result<Option<jumpwatch_changes::EventPolicy>, ConfigError> {
+    let mut policy = jumpwatch_changes::EventPolicy::default();
+    let Some(raw) = raw else { return Ok(Some(policy)) };
+    if raw.enabled == Some(false) {
+        return Ok(None);
+    }
+    if let Some(services) = raw.services {
+        if services.is_empty() {
+            return Err(source.error(
+                None,
+                "events.services",
+                "name at least one service, or \"all\"",
+            ));
+        }
+        policy.services = services;
+    }
+    let limited = |value: &Spanned<String>, key: &str, max: Duration| {
+        let duration = parse_duration(value.get_ref())
+            .map_err(|m| source.error(Some(value.span()), key, m))?;
+        if duration > max {
+            return Err(source.error(
+                Some(value.span()),
+                key,
+                format!("at most {} days", max.as_secs() / 86_400),
+            ));
+        }
+        Ok(duration)
+    };
+    if let Some(value) = &raw.overlap {
+        let max =
+            jumpwatch_store::KNOWN_EVENTS_SPAN.to_std().unwrap_or(Duration::from_secs(86_400));
+        policy.overlap = limited(value, "events.overlap", max)?;
+    }
+    if let Some(value) = &raw.backfill {
+        policy.backfill =
+            limited(value, "events.backfill", jumpwatch_changes::insights::RETENTION)?;
+    }
+    Ok(Some(policy))
 }
 
 fn rules_config(

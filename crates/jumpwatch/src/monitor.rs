@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use jumpwatch_api::{Client, RetryPolicy};
 use jumpwatch_changes::{
-    ChangeEvent, Collector, KindReport, PollError, PollOutcome, PollPolicy, Poller,
+    ChangeEvent, Collector, EventPolicy, KindReport, PollError, PollOutcome, PollPolicy, Poller,
 };
 use jumpwatch_model::{ResourceKind, TenantId};
 use jumpwatch_notify::{Alert, Drained, Notifier, NotifyConfig, OutboxError, RouteTree};
@@ -172,6 +172,7 @@ pub struct MonitorBuilder {
     store: Option<Arc<dyn MonitorStore>>,
     notify: Option<NotifyConfig>,
     health: HealthPolicy,
+    insights: Option<EventPolicy>,
     tenants: Vec<(TenantId, Client)>,
     rules: Option<Arc<Engine>>,
     suppressions: Vec<Suppression>,
@@ -220,6 +221,13 @@ impl MonitorBuilder {
     /// notifier delivers them while the Monitor [`run`](Monitor::run)s.
     pub fn notify(mut self, config: NotifyConfig) -> Self {
         self.notify = Some(config);
+        self
+    }
+
+    /// Reads each tenant's audit log (Directory Insights) every poll: new events are stored with
+    /// the poll, judged by the event rules, and each change is attributed to who made it.
+    pub fn insights(mut self, policy: EventPolicy) -> Self {
+        self.insights = Some(policy);
         self
     }
 
@@ -277,12 +285,18 @@ impl MonitorBuilder {
             .tenants
             .into_iter()
             .map(|(id, client)| Tenant {
-                poller: Poller::new(
-                    Collector::new(client).kinds(self.kinds.iter().copied()),
-                    Arc::clone(&store) as Arc<dyn FindingStore>,
-                    id.clone(),
-                )
-                .policy(self.policy.clone()),
+                poller: {
+                    let poller = Poller::new(
+                        Collector::new(client).kinds(self.kinds.iter().copied()),
+                        Arc::clone(&store) as Arc<dyn FindingStore>,
+                        id.clone(),
+                    )
+                    .policy(self.policy.clone());
+                    match &self.insights {
+                        Some(policy) => poller.insights(policy.clone()),
+                        None => poller,
+                    }
+                },
                 health: std::sync::Mutex::new(Health::default()),
                 id,
             })
@@ -339,6 +353,7 @@ impl Monitor {
             suppressions: Vec::new(),
             notify: None,
             health: HealthPolicy::default(),
+            insights: None,
         }
     }
 
@@ -354,6 +369,9 @@ impl Monitor {
             .suppressions(config.rules.suppressions.clone());
         if !config.notify.is_empty() {
             builder = builder.notify(config.notify.clone());
+        }
+        if let Some(policy) = &config.events {
+            builder = builder.insights(policy.clone());
         }
         for tenant in &config.tenants {
             let client = client_for(tenant, &config.poll)
@@ -427,8 +445,10 @@ impl Monitor {
                 let previous = self.store.findings(&tenant.id)?;
                 let mut suppressions = self.store.suppressions()?;
                 suppressions.extend(self.suppressions.iter().cloned());
+                let events = commit.insights.as_ref().map_or(&[][..], |i| i.events.as_slice());
                 let input = AuditInput::new(&commit.snapshot, commit.finished_at)
                     .changes(&commit.events)
+                    .events(events)
                     .suppressions(&suppressions);
                 Some(engine.audit(input, previous))
             }

@@ -217,7 +217,7 @@ fn processes_opening_one_new_database_at_once_all_succeed() {
         let openers: Vec<_> = (0..4)
             .map(|_| {
                 let path = path.clone();
-                std::thread::spawn(move || jumpwatch_store::SqliteStore::open(&path).map(|_| ()))
+                std::thread::spawn(move || SqliteStore::open(&path).map(|_| ()))
             })
             .collect();
         for opener in openers {

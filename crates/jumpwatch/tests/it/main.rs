@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
 mod config;
+mod insights;
 mod monitor;
 mod notify;
 mod rules;
