@@ -7,6 +7,8 @@
 //! - it is about the changed resource: the same id, or for a child or a relation its parent or
 //!   target (an association event names both ends) — or the change is a deletion that follows
 //!   from the deletion it records (a device's System Insights rows and memberships go with it);
+//!   or, when nothing names it directly, a relation that follows from an association the event
+//!   records (a user who joins a group bound to devices gets a binding to each);
 //! - where it lists the fields it changed, one of them is a field the poll saw change.
 //!
 //! Of the events that explain a change, those whose type names the same operation (`_create`,
@@ -137,12 +139,26 @@ fn explains(event: &DirectoryEvent, change: &ChangeEvent) -> bool {
     })
 }
 
+/// Whether `event`, an association made or removed, explains `change`, a relation that follows
+/// from it: a user who joins a group bound to devices gets a binding to each of them.
+fn derives(event: &DirectoryEvent, change: &ChangeEvent) -> bool {
+    if event.success == Some(false) || event.raw.get("association").is_none() {
+        return false;
+    }
+    let Some((parent, target)) = change.resource_id.as_str().split_once(':') else { return false };
+    let ids = subjects(event);
+    ids.contains(&parent) || ids.contains(&target)
+}
+
 /// Links each change to the events that explain it (see the module's documentation), setting
 /// its actor and [`Attribution`]. `events` are the audit events of the poll's window.
 pub fn attribute(changes: &mut [ChangeEvent], events: &[DirectoryEvent]) {
     for change in changes {
         let mut matching: Vec<&DirectoryEvent> =
             events.iter().filter(|e| explains(e, change)).collect();
+        if matching.is_empty() {
+            matching = events.iter().filter(|e| derives(e, change)).collect();
+        }
         let same_op: Vec<&DirectoryEvent> = matching
             .iter()
             .copied()
@@ -172,4 +188,68 @@ pub fn in_window(events: &[DirectoryEvent], from: DateTime<Utc>) -> Vec<Director
         .filter(|e| e.timestamp.as_ref().is_none_or(|t| t.to_utc() >= from))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn change(
+        kind: jumpwatch_model::ResourceKind,
+        id: &str,
+        parent: Option<&str>,
+        op: ChangeOp,
+    ) -> ChangeEvent {
+        let mut inventory =
+            jumpwatch_model::Inventory::new(jumpwatch_model::TenantId::new("t").unwrap());
+        let _ = &mut inventory;
+        ChangeEvent {
+            event_id: uuid::Uuid::now_v7(),
+            seq: None,
+            tenant: jumpwatch_model::TenantId::new("t").unwrap(),
+            kind,
+            resource_id: jumpwatch_model::ResourceId::new(id).unwrap(),
+            parent: parent.map(|p| jumpwatch_model::ResourceId::new(p).unwrap()),
+            name: None,
+            op,
+            observed_at: Utc::now(),
+            changes: Vec::new(),
+            before: None,
+            after: None,
+            actor: None,
+            attribution: Attribution::Unknown,
+        }
+    }
+
+    #[test]
+    fn a_group_membership_explains_the_bindings_it_brings() {
+        let event = DirectoryEvent::from_raw(json!({
+            "id": "e1", "event_type": "association_change", "success": true, "timestamp": "2026-12-05T01:23:03.298Z",
+            "association": {"op": "add", "connection": {"from": {"object_id": "g1", "type": "user_group"}, "to": {"object_id": "u1", "type": "user"}}},
+            "changes": [{"field": "attributes", "from": null, "to": null}],
+            "initiated_by": {"email": "keiko@example.com", "type": "admin", "id": "a1"},
+        }));
+        let mut changes = vec![
+            change(
+                jumpwatch_model::ResourceKind::SystemUserBinding,
+                "s1:u1",
+                Some("s1"),
+                ChangeOp::Created,
+            ),
+            change(
+                jumpwatch_model::ResourceKind::SystemUserBinding,
+                "s1:u2",
+                Some("s1"),
+                ChangeOp::Created,
+            ),
+        ];
+        attribute(&mut changes, &[event]);
+        assert_eq!(changes[0].attribution, Attribution::Attributed { events: vec!["e1".into()] });
+        assert_eq!(changes[0].actor.as_ref().unwrap().email.as_deref(), Some("keiko@example.com"));
+        assert_eq!(changes[1].attribution, Attribution::Unattributed);
+    }
 }

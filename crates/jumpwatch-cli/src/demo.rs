@@ -215,6 +215,7 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
         .tenant("demo", client.clone())?
         .rules(Arc::clone(&engine))
         .notify(notifications(&sink, &secret)?)
+        .insights(jumpwatch::changes::EventPolicy::default())
         .build()?;
     let mut seen = (0, 0);
 
@@ -267,24 +268,51 @@ pub(crate) async fn run(db: &Path, seed: u64, size: Size) -> Result<ExitCode, Fa
     writeln!(out, "\n2. Meanwhile, in the tenant: everyday drift and some risky changes.")?;
     let mut made = 0;
     let mut risky = None;
-    for scenario in [Scenario::Drift, Scenario::Risky] {
+    for scenario in [Scenario::Drift, Scenario::Risky, Scenario::Logins] {
         let report = sim.scenario(scenario)?;
         made += report.changes.len();
+        if scenario == Scenario::Logins {
+            writeln!(out, "   {scenario:?}: {} sign-ins, in the audit log", report.events.len())?;
+            continue;
+        }
         writeln!(out, "   {scenario:?}: {} changes by an administrator", report.changes.len())?;
         if scenario == Scenario::Risky {
             risky = Some(report);
         }
     }
 
-    writeln!(out, "\n3. Second poll: what changed, field by field.")?;
+    writeln!(
+        out,
+        "\n3. Second poll: what changed, field by field, and who did it (from the audit log)."
+    )?;
     let polled = poll(&monitor).await?;
     let next = &polled.outcome;
     for event in &next.events {
         let fields = event.changed_fields().join(", ");
         let name = event.name.clone().unwrap_or_else(|| event.resource_id.to_string());
-        let name: String = name.chars().take(36).collect();
-        writeln!(out, "   {:<8} {:<28} {name:<36} {fields}", event.op.as_str(), event.kind.name())?;
+        let name: String = name.chars().take(30).collect();
+        let who = match (&event.actor, &event.attribution) {
+            (Some(actor), _) => {
+                actor.email.clone().or_else(|| actor.id.clone()).unwrap_or_default()
+            }
+            (None, jumpwatch::changes::Attribution::Unattributed) => "(no audit event)".to_owned(),
+            (None, _) => String::new(),
+        };
+        let who: String = who.chars().take(28).collect();
+        writeln!(
+            out,
+            "   {:<8} {:<22} {name:<30} {who:<28} {fields}",
+            event.op.as_str(),
+            event.kind.name()
+        )?;
     }
+    let attributed = next.events.iter().filter(|e| e.actor.is_some()).count();
+    let read = next.insights.as_ref().map_or(0, |i| i.events.len());
+    writeln!(
+        out,
+        "   {attributed} of {} changes attributed, from {read} new audit events.",
+        next.events.len()
+    )?;
     writeln!(
         out,
         "   {} change events from {made} changes made (a change can touch memberships, bindings and rows too).",

@@ -102,6 +102,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("silences are kept and expire", silences_are_kept),
     ("firing reads the latest status", firing_reads_latest_status),
     ("next_due is the earliest pending", next_due_is_earliest),
+    ("an idle group is forgotten after group_interval", idle_groups_are_forgotten),
+    ("a group with dead letters is kept", dead_letters_keep_their_group),
 ];
 
 fn enqueue_is_idempotent(outbox: &dyn Outbox) -> Result<(), String> {
@@ -330,4 +332,43 @@ fn next_due_is_earliest(outbox: &dyn Outbox) -> Result<(), String> {
         .enqueue(&[entry("r", "g", finding("a", 100), 100), entry("r", "h", finding("b", 0), 0)])
         .map_err(|e| e.to_string())?;
     ensure(outbox.next_due().map_err(|e| e.to_string())? == Some(at(30)), "the earliest group_wait")
+}
+
+fn idle_groups_are_forgotten(outbox: &dyn Outbox) -> Result<(), String> {
+    outbox.enqueue(&[entry("r", "g", finding("a", 0), 0)]).map_err(|e| e.to_string())?;
+    let batch = claim(outbox, 30)?.pop().ok_or("claimed")?;
+    settle(outbox, &batch, Outcome::Delivered { firing: Vec::new() }, 31)?;
+    // Idle, but sent less than group_interval ago: kept, so group_interval still paces it.
+    ensure(claim(outbox, 330)?.is_empty(), "nothing is due")?;
+    outbox.enqueue(&[entry("r", "g", finding("b", 330), 330)]).map_err(|e| e.to_string())?;
+    ensure(claim(outbox, 330)?.is_empty(), "a group sent recently is still paced")?;
+    let batch = claim(outbox, 31 + 300)?.pop().ok_or("due at group_interval, not group_wait")?;
+    ensure(ids(&batch) == ["b"], "with what is new")?;
+    settle(outbox, &batch, Outcome::Delivered { firing: Vec::new() }, 331)?;
+    // Idle and sent group_interval ago: forgotten, so a new alert waits group_wait again.
+    ensure(claim(outbox, 331 + 300)?.is_empty(), "nothing is due")?;
+    outbox.enqueue(&[entry("r", "g", finding("c", 700), 700)]).map_err(|e| e.to_string())?;
+    ensure(claim(outbox, 729)?.is_empty(), "a forgotten group waits group_wait again")?;
+    let batch = claim(outbox, 730)?.pop().ok_or("then it is due")?;
+    ensure(ids(&batch) == ["c"] && batch.attempt == 1, "as a new group's first notification")?;
+    ensure(batch.firing.is_empty(), "with nothing firing")?;
+    ensure(batch.group_labels == destination("r", "g").group_labels, "and the group's labels")?;
+    ensure(
+        outbox.counts().map_err(|e| e.to_string())?.get(&EntryState::Delivered) == Some(&2),
+        "the delivered entries stay listed",
+    )
+}
+
+fn dead_letters_keep_their_group(outbox: &dyn Outbox) -> Result<(), String> {
+    outbox.enqueue(&[entry("r", "g", finding("a", 0), 0)]).map_err(|e| e.to_string())?;
+    let batch = claim(outbox, 30)?.pop().ok_or("claimed")?;
+    settle(outbox, &batch, Outcome::Dead { error: "HTTP 404".into() }, 31)?;
+    ensure(claim(outbox, 100_000)?.is_empty(), "a dead letter is not claimed")?;
+    ensure(
+        outbox.requeue_dead(None, at(100_000)).map_err(|e| e.to_string())? == 1,
+        "it can be requeued much later",
+    )?;
+    let again = claim(outbox, 100_000)?.pop().ok_or("and is claimed again")?;
+    ensure(ids(&again) == ["a"] && again.attempt == 1, "as new")?;
+    ensure(again.group_labels == destination("r", "g").group_labels, "in its group")
 }

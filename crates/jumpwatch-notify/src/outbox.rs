@@ -17,11 +17,18 @@
 //!   the receiver's idempotency key — always names the same content), when its retry is due;
 //! - a group whose last notification left findings firing is repeated after `repeat_interval`
 //!   when nothing else is pending for it;
-//! - a receiver whose circuit is open, or that is disabled, is skipped.
+//! - a receiver whose circuit is open, or that is disabled, is skipped;
+//! - an idle group is forgotten (at the start of a claim): one with no pending or in-flight
+//!   entries, no dead letters (which [`Outbox::requeue_dead`] may return to it), nothing left
+//!   firing, no notification under way, and whose last notification (if any) is at least
+//!   `group_interval` old. Forgetting it changes no pacing, but a new alert in it is then a new
+//!   group's: due after `group_wait` again rather than at once. That is Alertmanager's
+//!   behaviour too, which removes an aggregation group once it is empty. It keeps the groups
+//!   an implementation walks to those with something to do, whatever the history.
 //!
 //! [`MemoryOutbox`] is the in-memory implementation; `jumpwatch-store` has the SQLite one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -313,7 +320,8 @@ pub trait Outbox: Send + Sync {
     fn enqueue(&self, entries: &[NewEntry]) -> Result<usize, OutboxError>;
 
     /// Claims up to `limit` due groups under a lease until `now + lease` (leases that expired
-    /// first return to the queue).
+    /// first return to the queue, and idle groups are forgotten: see the [module](self)
+    /// documentation).
     fn claim(
         &self,
         now: DateTime<Utc>,
@@ -436,7 +444,9 @@ impl Group {
             && self.current.is_none()
             && self.lease_until.is_none()
             && self.repeat.is_none()
-            && self.last_sent_at.is_none_or(|t| t + span(self.timing.group_interval) <= now)
+            && self.last_sent_at.is_none_or(|t| {
+                t.checked_add_signed(span(self.timing.group_interval)).is_some_and(|end| end <= now)
+            })
     }
 
     /// Keeps `open` and `dead` in step with an entry moving from `from` to `to`.
@@ -744,14 +754,18 @@ impl Outbox for MemoryOutbox {
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, OutboxError> {
         let state = self.lock()?;
         let mut next: Option<DateTime<Utc>> = None;
-        for ((receiver, key), group) in &state.groups {
-            let first = state
-                .entries
-                .values()
-                .filter(|e| e.state.is_open() && &e.receiver == receiver && &e.group_key == key)
+        for ((receiver, _), group) in &state.groups {
+            let first = group
+                .open
+                .iter()
+                .filter_map(|id| state.entries.get(id))
                 .map(|e| e.not_before)
                 .min();
             let Some(first) = first else { continue };
+            let receiver = state.receivers.get(receiver);
+            if receiver.is_some_and(|r| r.disabled.is_some()) {
+                continue;
+            }
             let at = match &group.current {
                 Some((_, at, _)) => *at,
                 None => group
@@ -759,13 +773,10 @@ impl Outbox for MemoryOutbox {
                     .map(|t| t + span(group.timing.group_interval))
                     .map_or(first, |p| p.max(first)),
             };
-            let at = match state.receivers.get(receiver).and_then(|r| r.open_until) {
+            let at = match receiver.and_then(|r| r.open_until) {
                 Some(open_until) => at.max(open_until),
                 None => at,
             };
-            if state.receivers.get(receiver).is_some_and(|r| r.disabled.is_some()) {
-                continue;
-            }
             next = Some(next.map_or(at, |n| n.min(at)));
         }
         Ok(next)
@@ -774,7 +785,11 @@ impl Outbox for MemoryOutbox {
     fn firing(&self) -> Result<Vec<Alert>, OutboxError> {
         let state = self.lock()?;
         let sets = state.groups.values().flat_map(|g| g.firing.iter());
-        let open = state.entries.values().filter(|e| e.state.is_open()).map(|e| &e.alert);
+        // The open entries in enqueue order, so that the latest status wins.
+        let mut open: Vec<i64> =
+            state.groups.values().flat_map(|g| g.open.iter().copied()).collect();
+        open.sort_unstable();
+        let open = open.iter().filter_map(|id| state.entries.get(id)).map(|e| &e.alert);
         Ok(firing_of(sets.chain(open)))
     }
 
@@ -801,6 +816,7 @@ impl Outbox for MemoryOutbox {
         now: DateTime<Utc>,
     ) -> Result<usize, OutboxError> {
         let mut state = self.lock()?;
+        let state = &mut *state;
         let mut requeued = 0;
         for entry in state.entries.values_mut() {
             if entry.state == EntryState::Dead && receiver.is_none_or(|r| r == entry.receiver) {
@@ -809,6 +825,12 @@ impl Outbox for MemoryOutbox {
                 entry.attempts = 0;
                 entry.settled_at = None;
                 entry.not_before = now;
+                // A group with dead letters is never forgotten, so it is there.
+                if let Some(group) =
+                    state.groups.get_mut(&(entry.receiver.clone(), entry.group_key.clone()))
+                {
+                    group.moved(entry.id, EntryState::Dead, EntryState::Pending);
+                }
                 requeued += 1;
             }
         }

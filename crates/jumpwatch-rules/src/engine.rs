@@ -345,6 +345,7 @@ impl Engine {
                     before,
                     after,
                     actor: input.actor.as_ref(),
+                    attribution: input.attribution.as_deref().map_or("unknown", attribution_name),
                 };
                 judge_change(self, rule, &view, cel_val(rel), now, input.org.as_ref())
             }
@@ -459,6 +460,7 @@ impl Engine {
                 before: event.before.as_ref(),
                 after: event.after.as_ref(),
                 actor: actor.as_ref(),
+                attribution: event.attribution.as_str(),
             };
             // A deleted resource is not in the inventory: its relations come from its last document.
             let gone;
@@ -534,6 +536,15 @@ impl Engine {
             }
         }
         results
+    }
+}
+
+/// The CEL value of a test case's `attribution`: one of the three names, else `unknown`.
+fn attribution_name(text: &str) -> &'static str {
+    match text {
+        "attributed" => "attributed",
+        "unattributed" => "unattributed",
+        _ => "unknown",
     }
 }
 

@@ -107,6 +107,8 @@ pub(crate) struct ChangeView<'a> {
     pub before: Option<&'a Value>,
     pub after: Option<&'a Value>,
     pub actor: Option<&'a Value>,
+    /// `attributed`, `unattributed` or `unknown`.
+    pub attribution: &'static str,
 }
 
 fn lookup<'v>(doc: Option<&'v Value>, path: &str) -> Option<&'v Value> {
@@ -169,6 +171,7 @@ pub(crate) fn change_val<'v>(view: &ChangeView<'v>) -> Box<dyn Val + 'v> {
     let mut entries: Vec<(&'v str, Box<dyn Val + 'v>)> = vec![
         ("op", Box::new(cel::common::types::CelString::from(view.op))),
         ("fields", Box::new(cel::common::types::CelList::from(fields))),
+        ("attribution", Box::new(cel::common::types::CelString::from(view.attribution))),
     ];
     if let Some(actor) = view.actor {
         entries.push(("actor", cel_val(actor)));

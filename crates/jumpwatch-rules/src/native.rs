@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use jumpwatch_model::Timestamp;
 use jumpwatch_model::event::DirectoryEvent;
 use serde_json::{Value, json};
 
@@ -102,7 +103,7 @@ impl Rule for AdminLoginFailures {
         if position == scope.events.len() {
             failures.push((position, event));
         }
-        failures.sort_by_key(|(at, e)| (e.timestamp.as_ref().map(|t| t.to_utc()), *at));
+        failures.sort_by_key(|(at, e)| (e.timestamp.as_ref().map(Timestamp::to_utc), *at));
         let mut seen = BTreeSet::new();
         failures.retain(|(_, e)| e.id.as_ref().is_none_or(|id| seen.insert(id.clone())));
         // One finding a burst: the latest failure speaks for the others.

@@ -47,6 +47,9 @@ pub struct Input {
     pub org: Option<Value>,
     /// Who made the change (change rules).
     pub actor: Option<Value>,
+    /// Whether the audit log explains the change (change rules): `attributed`, `unattributed`
+    /// or `unknown` (the default).
+    pub attribution: Option<String>,
 }
 
 impl Input {
@@ -272,6 +275,7 @@ struct RawTest {
     rel: Option<String>,
     org: Option<String>,
     actor: Option<String>,
+    attribution: Option<String>,
 }
 
 /// The variables a condition may read, by rule type (see `docs/rules.md`).
@@ -502,6 +506,7 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
                     rel: test.rel.as_deref().map(|t| parse("rel", t)).transpose()?,
                     org: test.org.as_deref().map(|t| parse("org", t)).transpose()?,
                     actor: test.actor.as_deref().map(|t| parse("actor", t)).transpose()?,
+                    attribution: test.attribution.clone(),
                 },
                 source: format!("{file}:{}", line_of(text, span)),
             });

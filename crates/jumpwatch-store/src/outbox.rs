@@ -3,12 +3,17 @@
 //!
 //! - `outbox`: one row an alert and receiver, unique per receiver and dedup key;
 //! - `notify_groups`: one row a receiver's group — its labels and timings, when it was last
-//!   sent and what that left firing, its lease, and the notification under way (`current_*`);
+//!   sent and what that left firing, its lease, and the notification under way (`current_*`).
+//!   Each claim first deletes the idle ones (no open entries or dead letters, nothing firing or
+//!   under way, sent at least `group_interval` ago: the rule is in
+//!   [`jumpwatch_notify::outbox`]), so the table holds the groups with something to do;
 //! - `notify_receivers`: the circuit breaker's state of each receiver;
 //! - `notify_silences`: silences.
 //!
 //! Every method is one transaction (`BEGIN IMMEDIATE` when it writes). A poll's alerts are
-//! enqueued in the poll's own transaction ([`SqliteStore::commit_notified`]).
+//! enqueued in the poll's own transaction ([`SqliteStore::commit_notified`]). A claim lets SQL
+//! find, order and limit the due groups, reading stored instants as microseconds since the
+//! epoch, and decodes only those it claims.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -71,6 +76,19 @@ fn duration_of(id: &str, millis: i64) -> Result<Duration, Error> {
     u64::try_from(millis)
         .map(Duration::from_millis)
         .map_err(|_| corrupt("notification group", id, format!("negative duration {millis} ms")))
+}
+
+/// An instant as microseconds since the epoch, as [`micros_sql`] reads a stored one.
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.clamp(earliest(), latest()).timestamp_micros()
+}
+
+/// SQL reading a column stored by [`stamp`] (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, fixed width) as
+/// microseconds since the epoch, exactly; NULL stays NULL.
+fn micros_sql(column: &str) -> String {
+    format!(
+        "(unixepoch(substr({column}, 1, 19)) * 1000000 + CAST(substr({column}, 21, 6) AS INTEGER))"
+    )
 }
 
 fn count(n: usize) -> i64 {
@@ -317,54 +335,80 @@ impl SqliteStore {
             )?
             .execute(params![receiver, key])?;
         }
-        let receivers = receivers_in(&tx)?;
-        // Groups not leased with something to send: a notification under way, pending entries
-        // (the earliest `not_before`), or findings left firing.
-        let mut candidates: Vec<(Group, Option<DateTime<Utc>>)> = Vec::new();
-        {
+        // Idle groups are forgotten: nothing open or dead (requeue_dead may return dead letters
+        // to their group), nothing firing, nothing under way, and sent (if ever) at least
+        // group_interval ago.
+        let now_us = micros(now);
+        tx.prepare_cached(&format!(
+            "DELETE FROM notify_groups AS g
+             WHERE g.lease_until IS NULL AND g.current_id IS NULL AND g.firing = '[]'
+               AND (g.last_sent_at IS NULL OR {} + g.group_interval_ms * 1000 <= ?1)
+               AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                 WHERE o.state IN ('pending', 'in_flight', 'dead')
+                   AND o.receiver = g.receiver AND o.group_key = g.group_key)",
+            micros_sql("g.last_sent_at")
+        ))?
+        .execute([now_us])?;
+        // The due groups, earliest first: not leased, of an available receiver, and with a
+        // notification under way (due at its retry time), pending entries (due at the earliest
+        // `not_before`, paced by `group_interval`) or findings left firing (due at
+        // `repeat_interval`). Times are compared as microseconds since the epoch.
+        let due: Vec<(String, String, bool)> = {
             let mut select = tx.prepare_cached(&format!(
-                "SELECT * FROM (SELECT {GROUP_COLUMNS},
-                   (SELECT min(o.not_before) FROM outbox AS o
-                    WHERE o.state = 'pending' AND o.receiver = g.receiver AND o.group_key = g.group_key) AS first_pending
-                 FROM notify_groups AS g WHERE g.lease_until IS NULL)
-                 WHERE current_id IS NOT NULL OR first_pending IS NOT NULL OR firing <> '[]'"
+                "WITH candidates AS MATERIALIZED (
+                   SELECT g.receiver, g.group_key, g.current_id IS NOT NULL AS under_way,
+                     g.current_at, g.last_sent_at, g.firing <> '[]' AS has_firing,
+                     g.group_interval_ms, g.repeat_interval_ms,
+                     (SELECT min(o.not_before) FROM outbox AS o
+                      WHERE o.state = 'pending' AND o.receiver = g.receiver
+                        AND o.group_key = g.group_key) AS first_pending
+                   FROM notify_groups AS g
+                   WHERE g.lease_until IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM notify_receivers AS r
+                       WHERE r.receiver = g.receiver
+                         AND (r.disabled IS NOT NULL OR r.open_until > ?1))
+                 )
+                 SELECT receiver, group_key, has_pending FROM (
+                   SELECT receiver, group_key, first_pending IS NOT NULL AS has_pending,
+                     CASE
+                       WHEN under_way THEN {current_at}
+                       WHEN first_pending IS NOT NULL THEN
+                         CASE WHEN last_sent_at IS NULL THEN {first_pending}
+                         ELSE max({first_pending}, {last_sent_at} + group_interval_ms * 1000) END
+                       WHEN has_firing THEN {last_sent_at} + repeat_interval_ms * 1000
+                     END AS due
+                   FROM candidates
+                 )
+                 WHERE due <= ?2
+                 ORDER BY due, receiver, group_key
+                 LIMIT ?3",
+                current_at = micros_sql("current_at"),
+                first_pending = micros_sql("first_pending"),
+                last_sent_at = micros_sql("last_sent_at"),
             ))?;
-            let mut rows = select.query([])?;
-            while let Some(row) = rows.next()? {
-                let group = group_of(row)?;
-                let first = row
-                    .get::<_, Option<String>>(AFTER_GROUP)?
-                    .map(|t| time_of("outbox entry", &group.group_key, &t))
-                    .transpose()?;
-                candidates.push((group, first));
-            }
-        }
-        let mut due: Vec<(DateTime<Utc>, Group, bool)> = Vec::new();
-        for (group, first) in candidates {
-            if !receivers.get(&group.receiver).is_none_or(|r| r.is_available(now)) {
-                continue;
-            }
-            let at = if let Some((_, retry_at, _)) = &group.current {
-                Some(*retry_at)
-            } else if let Some(first) = first {
-                let paced = group.last_sent_at.map(|t| later(t, group.timing.group_interval));
-                Some(paced.map_or(first, |p| p.max(first)))
-            } else if !group.firing.is_empty() {
-                group.last_sent_at.map(|t| later(t, group.timing.repeat_interval))
-            } else {
-                None
-            };
-            if let Some(at) = at.filter(|at| *at <= now) {
-                due.push((at, group, first.is_some()));
-            }
-        }
-        due.sort_by(|a, b| {
-            (a.0, &a.1.receiver, &a.1.group_key).cmp(&(b.0, &b.1.receiver, &b.1.group_key))
-        });
-        due.truncate(limit);
+            let rows = select.query_map(params![stamp(now), now_us, count(limit)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
         let lease_until = stamp(later(now, lease));
         let mut out = Vec::with_capacity(due.len());
-        for (_, group, has_pending) in due {
+        for (receiver, group_key, has_pending) in due {
+            // Decoded only now that it is claimed.
+            let group = {
+                let mut select = tx.prepare_cached(&format!(
+                    "SELECT {GROUP_COLUMNS} FROM notify_groups AS g
+                     WHERE g.receiver = ?1 AND g.group_key = ?2"
+                ))?;
+                let mut rows = select.query(params![receiver, group_key])?;
+                match rows.next()? {
+                    Some(row) => group_of(row)?,
+                    None => {
+                        let id = format!("{receiver}/{group_key}");
+                        return Err(corrupt("notification group", id, "vanished while claimed"));
+                    }
+                }
+            };
             let (notification_id, attempt, reason) = match &group.current {
                 Some((id, _, attempts)) => (id.clone(), attempts + 1, Reason::New),
                 None => (

@@ -139,6 +139,7 @@ pub fn change_alert(event: &ChangeEvent) -> Alert {
     .label("resource_id", event.resource_id.to_string())
     .label("fields", fields.join(" "))
     .label("actor", actor.unwrap_or_default())
+    .label("attribution", event.attribution.as_str())
     .evidence(json!({ "changes": event.changes, "actor": event.actor }))
 }
 
@@ -338,6 +339,7 @@ impl Health {
         for alert in firing
             .iter()
             .filter(|a| a.kind == AlertKind::Health && a.label_value("tenant") == tenant.as_str())
+            .filter(|a| a.label_value("check") != "events")
         {
             if !holding.iter().any(|h| h.fingerprint == alert.fingerprint) {
                 out.push(alert.clone().resolved(at));

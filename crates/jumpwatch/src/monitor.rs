@@ -506,6 +506,15 @@ impl Monitor {
             &firing,
             commit.finished_at,
         ));
+        if let Some(insights) = &commit.insights {
+            alerts.extend(health.observe_events(
+                &tenant.id,
+                insights,
+                notify.health,
+                &firing,
+                commit.finished_at,
+            ));
+        }
         Ok(alerts)
     }
 

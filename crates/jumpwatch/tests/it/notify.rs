@@ -263,3 +263,26 @@ fn health_fires_after_polls_in_a_row_and_resolves_when_it_clears() {
     let third = health.observe(&tenant, &rate_limited(), policy, &[], now);
     assert!(third.iter().any(|a| a.label_value("check") == "rate_limited"));
 }
+
+#[test]
+fn an_unreadable_audit_log_fires_and_a_gap_is_a_notice() {
+    use jumpwatch::changes::{Gap, InsightsCommit};
+    let tenant = TenantId::new("acme").unwrap();
+    let policy = HealthPolicy::default();
+    let mut health = Health::default();
+    let now = chrono::Utc::now();
+    let mut failed = InsightsCommit::default();
+    failed.error = Some("HTTP 403: forbidden".into());
+    assert!(health.observe_events(&tenant, &failed, policy, &[], now).is_empty());
+    assert!(health.observe_events(&tenant, &failed, policy, &[], now).is_empty());
+    let third = health.observe_events(&tenant, &failed, policy, &[], now);
+    assert_eq!(third.len(), 1);
+    assert_eq!((third[0].kind, third[0].label_value("check")), (AlertKind::Health, "events"));
+    let mut fine = InsightsCommit::default();
+    fine.gap =
+        Some(Gap { from: now - chrono::Duration::days(120), to: now - chrono::Duration::days(90) });
+    let after = health.observe_events(&tenant, &fine, policy, &third, now);
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0].status, Status::Resolved, "the read works again");
+    assert_eq!((after[1].kind, after[1].label_value("check")), (AlertKind::Notice, "events_gap"));
+}
