@@ -138,6 +138,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Do not read the audit log (Directory Insights): changes are not attributed.
+        #[arg(long)]
+        no_events: bool,
     },
     /// Records an anonymized copy of a tenant as fixture files (the layout of jumpwatch-sim's
     /// fixtures), for tests against your own data: secrets, command bodies, names, emails,
@@ -323,8 +326,8 @@ pub(crate) fn stdout() -> std::io::StdoutLock<'static> {
 
 async fn run(command: Command) -> Result<ExitCode, Fatal> {
     match command {
-        Command::Collect { db, tenant_args, tenant, kinds, format } => {
-            collect(tenant_args.client()?, &db.db, &tenant, kinds, format).await
+        Command::Collect { db, tenant_args, tenant, kinds, format, no_events } => {
+            collect(tenant_args.client()?, &db.db, &tenant, kinds, format, !no_events).await
         }
         Command::Record { out, tenant, kinds } => record(tenant.client()?, &out, kinds).await,
         Command::Query { db, as_of, format, sql } => {
@@ -456,6 +459,7 @@ async fn collect(
     tenant: &str,
     kinds: Vec<ResourceKind>,
     format: Format,
+    events: bool,
 ) -> Result<ExitCode, Fatal> {
     // A cheap first request: a bad key or an unreachable host is a fatal error, not 40 failed kinds.
     if let Some(Err(
@@ -472,7 +476,10 @@ async fn collect(
     if !kinds.is_empty() {
         collector = collector.kinds(kinds);
     }
-    let poller = Poller::new(collector, store, TenantId::new(tenant)?);
+    let mut poller = Poller::new(collector, store, TenantId::new(tenant)?);
+    if events {
+        poller = poller.insights(jumpwatch::changes::EventPolicy::default());
+    }
     // On a terminal, a line a kind as it is listed.
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress = |report: &jumpwatch::changes::KindReport| {
@@ -519,14 +526,32 @@ async fn collect(
         };
         writeln!(out, "{} change events{baseline}", outcome.events.len())?;
         for event in &outcome.events {
+            let who = event.actor.as_ref().and_then(|a| a.email.clone().or_else(|| a.id.clone()));
+            let who = match (who, &event.attribution) {
+                (Some(who), _) => format!(" by {who}"),
+                (None, jumpwatch::changes::Attribution::Unattributed) => {
+                    " (no audit event)".to_owned()
+                }
+                (None, _) => String::new(),
+            };
             writeln!(
                 out,
-                "  {} {} {} {}",
+                "  {} {} {} {}{who}",
                 event.op,
                 event.kind,
                 event.resource_id,
                 event.changed_fields().join(", ")
             )?;
+        }
+        match &outcome.insights {
+            Some(insights) => match &insights.error {
+                Some(error) => writeln!(
+                    out,
+                    "audit log: could not be read ({error}); changes are not attributed"
+                )?,
+                None => writeln!(out, "audit log: {} new events", insights.events.len())?,
+            },
+            None => {}
         }
     }
     if outcome.is_complete() {

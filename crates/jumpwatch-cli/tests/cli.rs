@@ -293,6 +293,8 @@ fn demo_runs_the_whole_job_and_leaves_a_database_to_query() {
         assert!(stdout.contains("jumpwatch query --db"), "{stdout}");
         assert!(stdout.contains("open findings from"), "{stdout}");
         assert!(stdout.contains("jc.user.passwordless_sudo"), "{stdout}");
+        assert!(stdout.contains("jc.event.admin_login_without_mfa"), "{stdout}");
+        assert!(stdout.contains(" changes attributed, from "), "{stdout}");
         let opened = number_before(&stdout, " findings opened.");
         let resolved = number_before(&stdout, " findings resolved.");
         assert!(opened >= 5 && resolved >= 4, "opened {opened}, resolved {resolved}:\n{stdout}");
@@ -301,7 +303,49 @@ fn demo_runs_the_whole_job_and_leaves_a_database_to_query() {
         jumpwatch(&["query", "--db", db, "--format", "json", "SELECT count(*) AS n FROM polls"]);
     assert_eq!(serde_json::from_slice::<Value>(&output.stdout).unwrap()[0]["n"], 3);
     let output = jumpwatch(&["changes", "--db", db, "--kind", "user", "--format", "jsonl"]);
-    assert!(text(&output.stdout).lines().count() >= 3);
+    let lines: Vec<Value> =
+        text(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 3);
+    assert!(
+        lines.iter().all(|l| l["actor"].as_str().is_some_and(|a| a.contains('@'))),
+        "who made each change: {lines:?}"
+    );
+    let output = jumpwatch(&[
+        "events",
+        "--db",
+        db,
+        "--type",
+        "admin_login_attempt",
+        "--since",
+        "1h",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let events: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "admin_login_attempt" && e["initiator"].as_str().is_some()),
+        "{events}"
+    );
+    let admin = events[0]["initiator"].as_str().unwrap().to_owned();
+    let output = jumpwatch(&[
+        "events",
+        "--db",
+        db,
+        "--initiator",
+        &admin.to_uppercase(),
+        "--format",
+        "json",
+    ]);
+    let mine: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(mine.as_array().unwrap().iter().all(|e| e["initiator"] == admin.as_str()));
+    let output = jumpwatch(&["events", "--db", db, "--since", "yesterday"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--since \"yesterday\""));
     // Not a Jumpwatch database: refused, untouched.
     let other = dir.join("notes.db");
     std::fs::write(&other, "my notes").unwrap();

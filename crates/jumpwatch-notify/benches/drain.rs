@@ -68,10 +68,6 @@ const FULL: Size = Size { alerts: 10_000, groups: 100, waves: 10 };
 const SMOKE: Size = Size { alerts: 500, groups: 10, waves: 5 };
 /// The time between two waves.
 const WAVE_EVERY: Duration = Duration::from_secs(10);
-/// Set to also run the ungrouped scenario from the memory outbox at full size (checked once,
-/// never sampled): about ten minutes, since the memory outbox's claim compares every entry with
-/// every group at each pass of 32 groups.
-const SLOW_VAR: &str = "JUMPWATCH_DRAIN_BENCH_SLOW";
 /// The receiver's rate limit: messages a second, and the burst (what `rate_limit = 20` gives).
 const PER_SECOND: u32 = 20;
 const BURST: u32 = 20;
@@ -449,11 +445,6 @@ fn test_mode() -> bool {
     !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--test")
 }
 
-/// The ungrouped scenario from the memory outbox at full size takes about ten minutes a run.
-fn too_slow(scenario: Scenario, store: Store, size: Size) -> bool {
-    scenario == Scenario::Ungrouped && store == Store::Memory && size.alerts > SMOKE.alerts
-}
-
 fn print_table(size: Size, rows: &[(Scenario, Store, Figures)]) {
     // The CPU a message may take for one worker to keep up with the rate in real time.
     let budget = 1000 / PER_SECOND;
@@ -496,28 +487,14 @@ fn print_table(size: Size, rows: &[(Scenario, Store, Figures)]) {
 
 fn drain(c: &mut Criterion) {
     let size = if test_mode() { SMOKE } else { FULL };
-    let slow = std::env::var_os(SLOW_VAR).is_some();
     let mut rows = Vec::new();
-    let mut sampled = Vec::new();
     for (scenario, store) in CASES {
-        if too_slow(scenario, store, size) && !slow {
-            println!(
-                "{} from the {}: not run (about ten minutes a run; set {SLOW_VAR}=1 to check it \
-                 once)",
-                scenario.name(),
-                store.name()
-            );
-            continue;
-        }
         let loaded = load(scenario, store, size);
         let (started, cpu_before) = (Instant::now(), thread_cpu());
         let done = run(scenario, loaded, size);
         let wall = started.elapsed();
         let cpu = cpu_before.zip(thread_cpu()).map_or(wall, |(before, after)| after - before);
         rows.push((scenario, store, check(scenario, size, &done, wall, cpu)));
-        if !too_slow(scenario, store, size) {
-            sampled.push((scenario, store));
-        }
     }
     print_table(size, &rows);
 
@@ -529,7 +506,7 @@ fn drain(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(size.alerts as u64));
-    for (scenario, store) in sampled {
+    for (scenario, store) in CASES {
         let id =
             format!("{} {} alerts, {}, {PER_SECOND}/s", scenario.name(), size.alerts, store.name());
         group.bench_function(id, |b| {

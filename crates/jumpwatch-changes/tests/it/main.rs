@@ -4,5 +4,6 @@
 
 mod diff_laws;
 mod fake;
+mod insights;
 mod polls;
 mod sim;

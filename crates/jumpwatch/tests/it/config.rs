@@ -351,4 +351,27 @@ fn the_documented_examples_parse() {
     assert_eq!(config.notify.routes.root().routes.len(), 3);
     assert_eq!(config.notify.silences.len(), 1);
     assert_eq!(config.notify.inhibitions.len(), 1);
+
+    let events =
+        format!("[[tenants]]\nname = \"acme\"\n\n{}", toml_blocks("audit-events.md").join("\n"));
+    let config = Config::parse("audit-events.md", &events, &doc_env).unwrap();
+    let policy = config.events.unwrap();
+    assert_eq!(policy.overlap, Duration::from_secs(300));
+    assert_eq!(policy.backfill, Duration::from_secs(86_400));
+}
+
+#[test]
+fn the_audit_log_is_read_unless_disabled_and_its_limits_are_kept() {
+    let base = "[[tenants]]\nname = \"acme\"\n\n";
+    assert!(parse(base).unwrap().events.is_some(), "read by default");
+    assert!(parse(&format!("{base}[events]\nenabled = false\n")).unwrap().events.is_none());
+    for (section, key) in [
+        ("[events]\noverlap = \"2d\"\n", "events.overlap"),
+        ("[events]\nbackfill = \"100d\"\n", "events.backfill"),
+        ("[events]\nbackfill = \"soon\"\n", "events.backfill"),
+        ("[events]\nservices = []\n", "events.services"),
+    ] {
+        let error = parse(&format!("{base}{section}")).unwrap_err();
+        assert_eq!(error.key, key, "{section}: {error}");
+    }
 }
