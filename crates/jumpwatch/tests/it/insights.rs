@@ -154,3 +154,34 @@ async fn events_are_stored_once_across_polls_and_restarts_and_judged() {
     assert_eq!(stored.rows[0][0], json!(first_events + insights.events.len()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_tenant_key_reads_each_organization_s_own_log() {
+    let sim = Simulator::builder().seed(24).orgs(2).start().await.unwrap();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut builder = Monitor::builder()
+        .sqlite_store(Arc::clone(&store), Duration::from_secs(86_400))
+        .kinds([ResourceKind::User])
+        .insights(EventPolicy::default());
+    for (index, org) in sim.org_ids().iter().enumerate() {
+        let client = Client::builder()
+            .api_key(SecretString::from(sim.api_key().to_owned()))
+            .base_url(sim.base_url())
+            .org_id(org.as_str())
+            .build()
+            .unwrap();
+        builder = builder.tenant(&format!("org{index}"), client).unwrap();
+    }
+    let monitor = builder.build().unwrap();
+    for (_, result) in monitor.poll_once().await {
+        let polled = result.unwrap();
+        assert!(polled.outcome.insights.as_ref().unwrap().error.is_none());
+    }
+    let rows = store
+        .query("SELECT tenant, count(DISTINCT json_extract(raw, '$.organization')) AS orgs, count(*) AS n FROM events GROUP BY tenant", None)
+        .unwrap();
+    assert_eq!(rows.rows.len(), 2, "each tenant has its own events");
+    for row in &rows.rows {
+        assert_eq!(row[1], json!(1), "one organization's events a tenant: {row:?}");
+    }
+}
