@@ -543,15 +543,14 @@ async fn collect(
                 event.changed_fields().join(", ")
             )?;
         }
-        match &outcome.insights {
-            Some(insights) => match &insights.error {
+        if let Some(insights) = &outcome.insights {
+            match &insights.error {
                 Some(error) => writeln!(
                     out,
                     "audit log: could not be read ({error}); changes are not attributed"
                 )?,
                 None => writeln!(out, "audit log: {} new events", insights.events.len())?,
-            },
-            None => {}
+            }
         }
     }
     if outcome.is_complete() {

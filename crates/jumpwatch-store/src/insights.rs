@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use jumpwatch_changes::insights::{EventCursor, event_key};
+use jumpwatch_changes::insights::{EventCursor, Gap, event_key};
 use jumpwatch_changes::{InsightsCommit, StoredState};
 use jumpwatch_model::Timestamp;
 use jumpwatch_model::event::DirectoryEvent;
@@ -131,8 +131,8 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// The gaps of the audit log that could not be read: (tenant, from, to).
-    pub fn event_gaps(&self) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>, Error> {
+    /// The gaps of the audit log that could not be read, by tenant.
+    pub fn event_gaps(&self) -> Result<Vec<(String, Gap)>, Error> {
         let db = self.writer()?;
         let mut select =
             db.prepare_cached("SELECT tenant, from_at, to_at FROM event_gaps ORDER BY noticed_at")?;
@@ -143,7 +143,7 @@ impl SqliteStore {
         for row in rows {
             let (tenant, from, to) = row?;
             let time = |t: &str| Timestamp::parse(t).map(|t| t.to_utc()).unwrap_or_default();
-            out.push((tenant, time(&from), time(&to)));
+            out.push((tenant, Gap { from: time(&from), to: time(&to) }));
         }
         Ok(out)
     }

@@ -58,7 +58,7 @@ async fn every_drift_change_names_the_administrator_who_made_it() {
                 // Its own mutation, its parent's, or (a cascade) the deletion of a part of its id.
                 let mut ids: Vec<&str> = change.resource_id.as_str().split(':').collect();
                 ids.push(change.resource_id.as_str());
-                ids.extend(change.parent.as_ref().map(|p| p.as_str()));
+                ids.extend(change.parent.as_ref().map(jumpwatch_model::ResourceId::as_str));
                 let own: Vec<&String> =
                     ids.iter().filter_map(|id| made.get(*id)).flatten().collect();
                 assert!(
