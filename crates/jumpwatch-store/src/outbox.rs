@@ -337,62 +337,67 @@ impl SqliteStore {
         }
         // Idle groups are forgotten: nothing open or dead (requeue_dead may return dead letters
         // to their group), nothing firing, nothing under way, and sent (if ever) at least
-        // group_interval ago.
+        // group_interval ago. Pending entries, the common case, are looked for first.
         let now_us = micros(now);
         tx.prepare_cached(&format!(
             "DELETE FROM notify_groups AS g
              WHERE g.lease_until IS NULL AND g.current_id IS NULL AND g.firing = '[]'
-               AND (g.last_sent_at IS NULL OR {} + g.group_interval_ms * 1000 <= ?1)
-               AND NOT EXISTS (SELECT 1 FROM outbox AS o
-                 WHERE o.state IN ('pending', 'in_flight', 'dead')
-                   AND o.receiver = g.receiver AND o.group_key = g.group_key)",
-            micros_sql("g.last_sent_at")
+               AND (g.last_sent_at IS NULL OR {last_sent_at} + g.group_interval_ms * 1000 <= ?1)
+               AND NOT EXISTS ({entries} 'pending')
+               AND NOT EXISTS ({entries} 'in_flight')
+               AND NOT EXISTS ({entries} 'dead')",
+            last_sent_at = micros_sql("g.last_sent_at"),
+            entries = "SELECT 1 FROM outbox AS o
+                 WHERE o.receiver = g.receiver AND o.group_key = g.group_key AND o.state =",
         ))?
         .execute([now_us])?;
         // The due groups, earliest first: not leased, of an available receiver, and with a
         // notification under way (due at its retry time), pending entries (due at the earliest
         // `not_before`, paced by `group_interval`) or findings left firing (due at
-        // `repeat_interval`). Times are compared as microseconds since the epoch.
-        let due: Vec<(String, String, bool)> = {
+        // `repeat_interval`). Times are compared as microseconds since the epoch. Each group's
+        // due time is one expression, read once (groups with none sort last); only the first
+        // `limit` are looked at further.
+        let due: Vec<(String, String, Option<i64>, bool)> = {
             let mut select = tx.prepare_cached(&format!(
-                "WITH candidates AS MATERIALIZED (
-                   SELECT g.receiver, g.group_key, g.current_id IS NOT NULL AS under_way,
-                     g.current_at, g.last_sent_at, g.firing <> '[]' AS has_firing,
-                     g.group_interval_ms, g.repeat_interval_ms,
-                     (SELECT min(o.not_before) FROM outbox AS o
-                      WHERE o.state = 'pending' AND o.receiver = g.receiver
-                        AND o.group_key = g.group_key) AS first_pending
+                "SELECT receiver, group_key, due,
+                   EXISTS (SELECT 1 FROM outbox AS o WHERE o.state = 'pending'
+                     AND o.receiver = d.receiver AND o.group_key = d.group_key)
+                 FROM (
+                   SELECT g.receiver, g.group_key,
+                     CASE WHEN g.current_id IS NOT NULL THEN {current_at}
+                     ELSE coalesce(
+                       max(
+                         (SELECT {first_pending} FROM outbox AS o WHERE o.state = 'pending'
+                            AND o.receiver = g.receiver AND o.group_key = g.group_key),
+                         coalesce({last_sent_at} + g.group_interval_ms * 1000, {MIN})
+                       ),
+                       CASE WHEN g.firing <> '[]'
+                         THEN {last_sent_at} + g.repeat_interval_ms * 1000 END
+                     ) END AS due
                    FROM notify_groups AS g
                    WHERE g.lease_until IS NULL
                      AND NOT EXISTS (SELECT 1 FROM notify_receivers AS r
                        WHERE r.receiver = g.receiver
                          AND (r.disabled IS NOT NULL OR r.open_until > ?1))
-                 )
-                 SELECT receiver, group_key, has_pending FROM (
-                   SELECT receiver, group_key, first_pending IS NOT NULL AS has_pending,
-                     CASE
-                       WHEN under_way THEN {current_at}
-                       WHEN first_pending IS NOT NULL THEN
-                         CASE WHEN last_sent_at IS NULL THEN {first_pending}
-                         ELSE max({first_pending}, {last_sent_at} + group_interval_ms * 1000) END
-                       WHEN has_firing THEN {last_sent_at} + repeat_interval_ms * 1000
-                     END AS due
-                   FROM candidates
-                 )
-                 WHERE due <= ?2
-                 ORDER BY due, receiver, group_key
-                 LIMIT ?3",
-                current_at = micros_sql("current_at"),
-                first_pending = micros_sql("first_pending"),
-                last_sent_at = micros_sql("last_sent_at"),
+                   ORDER BY due NULLS LAST, g.receiver, g.group_key
+                   LIMIT ?2
+                 ) AS d",
+                current_at = micros_sql("g.current_at"),
+                first_pending = micros_sql("min(o.not_before)"),
+                last_sent_at = micros_sql("g.last_sent_at"),
+                MIN = i64::MIN,
             ))?;
-            let rows = select.query_map(params![stamp(now), now_us, count(limit)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            let rows = select.query_map(params![stamp(now), count(limit)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })?;
             rows.collect::<Result<_, _>>()?
         };
+        let due = due
+            .into_iter()
+            .filter(|(_, _, at, _)| at.is_some_and(|at| at <= now_us))
+            .map(|(receiver, group_key, _, has_pending)| (receiver, group_key, has_pending));
         let lease_until = stamp(later(now, lease));
-        let mut out = Vec::with_capacity(due.len());
+        let mut out = Vec::new();
         for (receiver, group_key, has_pending) in due {
             // Decoded only now that it is claimed.
             let group = {
