@@ -117,10 +117,29 @@ impl SqliteStore {
     /// Opens (or creates) a database file, in WAL mode, migrating it to the current schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref().to_path_buf();
-        let db = Connection::open(&path)?;
+        // SQLite answers "busy" at once, without waiting, where waiting could deadlock (two
+        // processes turning a new file to WAL): such an open is tried again, a little later.
+        let mut attempt = 0u32;
+        loop {
+            match Self::open_once(&path) {
+                Err(Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && attempt < 50 =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Self, Error> {
+        let db = Connection::open(path)?;
+        // Wait for another process's lock rather than fail, from the first statement on.
+        db.busy_timeout(std::time::Duration::from_secs(30))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
-        Self::init(Location::File(path), db)
+        Self::init(Location::File(path.to_path_buf()), db)
     }
 
     /// A private in-memory database: for tests and one-off runs.

@@ -359,10 +359,7 @@ impl SqliteStore {
         // `limit` are looked at further.
         let due: Vec<(String, String, Option<i64>, bool)> = {
             let mut select = tx.prepare_cached(&format!(
-                "SELECT receiver, group_key, due,
-                   EXISTS (SELECT 1 FROM outbox AS o WHERE o.state = 'pending'
-                     AND o.receiver = d.receiver AND o.group_key = d.group_key)
-                 FROM (
+                "WITH d AS MATERIALIZED (
                    SELECT g.receiver, g.group_key,
                      CASE WHEN g.current_id IS NOT NULL THEN {current_at}
                      ELSE coalesce(
@@ -381,11 +378,15 @@ impl SqliteStore {
                          AND (r.disabled IS NOT NULL OR r.open_until > ?1))
                    ORDER BY due NULLS LAST, g.receiver, g.group_key
                    LIMIT ?2
-                 ) AS d",
+                 )
+                 SELECT receiver, group_key, due,
+                   EXISTS (SELECT 1 FROM outbox AS o WHERE o.state = 'pending'
+                     AND o.receiver = d.receiver AND o.group_key = d.group_key)
+                 FROM d ORDER BY due NULLS LAST, receiver, group_key",
                 current_at = micros_sql("g.current_at"),
                 first_pending = micros_sql("min(o.not_before)"),
                 last_sent_at = micros_sql("g.last_sent_at"),
-                MIN = i64::MIN,
+                MIN = i64::MIN + 1,
             ))?;
             let rows = select.query_map(params![stamp(now), count(limit)], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
