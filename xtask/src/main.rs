@@ -4,10 +4,13 @@
 //!   `docs/resources.md`; the built-in rule pack → the table of `docs/rules.md`.
 //! - `fixtures [--check]`: the simulator's committed fixture tenant
 //!   (`crates/jumpwatch-sim/fixtures/small/`).
+//! - `bench [...]`: Jumpwatch's collection against the simulator, compared with the lower bound
+//!   and with a sequential paginator (see [`bench`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
 mod codegen;
 mod fixtures;
 
@@ -19,7 +22,12 @@ commands:
   fixtures [--check]  write jumpwatch-sim's fixture tenant (seed 42, size small) into
                       crates/jumpwatch-sim/fixtures/small; with --check, fail when it is stale
   fixtures --record --out DIR
-                      record anonymized fixtures from your tenant (JUMPCLOUD_API_KEY) into DIR";
+                      record anonymized fixtures from your tenant (JUMPCLOUD_API_KEY) into DIR
+  bench [--size small|medium|large] [--latency 50ms] [--concurrency N] [--seed N]
+        [--sequential-parents N|all] [--out target/bench/report.json]
+                      build in release mode and measure a full collection against the
+                      simulator: its ratio to the lower bound and its speed-up over a
+                      sequential limit=10 paginator; prints a table, writes a JSON report";
 
 /// The workspace root: the parent of this crate's directory.
 pub(crate) fn workspace_root() -> PathBuf {
@@ -37,6 +45,8 @@ fn main() -> ExitCode {
         ["fixtures"] => fixtures::run(&workspace_root(), false),
         ["fixtures", "--check"] => fixtures::run(&workspace_root(), true),
         ["fixtures", "--record", "--out", out] => fixtures::record(&workspace_root(), out),
+        ["bench", rest @ ..] => bench::run(&workspace_root(), rest),
+        ["bench-run", rest @ ..] => bench::run_measured(&workspace_root(), rest),
         ["help" | "--help" | "-h"] | [] => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

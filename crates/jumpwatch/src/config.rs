@@ -112,6 +112,8 @@ pub struct Config {
     pub notify: jumpwatch_notify::NotifyConfig,
     /// How the audit log (Directory Insights) is read; `None` when `[events] enabled = false`.
     pub events: Option<jumpwatch_changes::EventPolicy>,
+    /// When collection health raises alerts.
+    pub health: crate::alerts::HealthPolicy,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +132,15 @@ struct RawConfig {
     notify: Option<jumpwatch_notify::RawNotify>,
     #[serde(default)]
     events: Option<RawEvents>,
+    #[serde(default)]
+    health: Option<RawHealth>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    incomplete_polls: Option<Spanned<i64>>,
+    rate_limited_polls: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -445,7 +456,21 @@ impl Config {
             None => jumpwatch_notify::NotifyConfig::default(),
         };
         let events = events_config(&source, raw.events)?;
-        Ok(Self { tenants, poll, store, rules, notify, events })
+        let mut health = crate::alerts::HealthPolicy::default();
+        if let Some(raw) = raw.health {
+            let polls = |value: &Spanned<i64>, key: &str| {
+                u32::try_from(*value.get_ref()).ok().filter(|n| (1..=1000).contains(n)).ok_or_else(
+                    || source.error(Some(value.span()), key, "must be between 1 and 1000 polls"),
+                )
+            };
+            if let Some(value) = &raw.incomplete_polls {
+                health.incomplete_polls = polls(value, "health.incomplete_polls")?;
+            }
+            if let Some(value) = &raw.rate_limited_polls {
+                health.rate_limited_polls = polls(value, "health.rate_limited_polls")?;
+            }
+        }
+        Ok(Self { tenants, poll, store, rules, notify, events, health })
     }
 }
 

@@ -373,6 +373,7 @@ impl Monitor {
         if let Some(policy) = &config.events {
             builder = builder.insights(policy.clone());
         }
+        builder = builder.health(config.health);
         for tenant in &config.tenants {
             let client = client_for(tenant, &config.poll)
                 .map_err(|source| MonitorError::Client { tenant: tenant.name.clone(), source })?;

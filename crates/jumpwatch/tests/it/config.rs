@@ -375,3 +375,13 @@ fn the_audit_log_is_read_unless_disabled_and_its_limits_are_kept() {
         assert_eq!(error.key, key, "{section}: {error}");
     }
 }
+
+#[test]
+fn health_thresholds_are_configured() {
+    let base = "[[tenants]]\nname = \"acme\"\n\n";
+    let config =
+        parse(&format!("{base}[health]\nincomplete_polls = 5\nrate_limited_polls = 2\n")).unwrap();
+    assert_eq!((config.health.incomplete_polls, config.health.rate_limited_polls), (5, 2));
+    let error = parse(&format!("{base}[health]\nincomplete_polls = 0\n")).unwrap_err();
+    assert_eq!((error.key.as_str(), error.line), ("health.incomplete_polls", 5));
+}
