@@ -387,6 +387,34 @@ pub fn not_before(created_at: DateTime<Utc>, timing: &Timing, group_sent: bool) 
     if group_sent { created_at } else { created_at + span(timing.group_wait) }
 }
 
+/// When a group's pending entries are due: at their notification's retry time when one is under
+/// way; else once the earliest is due (`first_open`) and the group's last notification is
+/// `group_interval` old.
+#[must_use]
+pub fn pending_due(
+    first_open: DateTime<Utc>,
+    retry_at: Option<DateTime<Utc>>,
+    last_sent_at: Option<DateTime<Utc>>,
+    timing: &Timing,
+) -> DateTime<Utc> {
+    match retry_at {
+        Some(at) => at,
+        None => last_sent_at
+            .and_then(|t| t.checked_add_signed(span(timing.group_interval)))
+            .map_or(first_open, |paced| paced.max(first_open)),
+    }
+}
+
+/// `due`, held back by the receiver's open circuit; `None` for a disabled receiver.
+#[must_use]
+pub fn gated(due: DateTime<Utc>, receiver: Option<&ReceiverState>) -> Option<DateTime<Utc>> {
+    match receiver {
+        Some(r) if r.disabled.is_some() => None,
+        Some(r) => Some(r.open_until.map_or(due, |until| due.max(until))),
+        None => Some(due),
+    }
+}
+
 /// A `std` duration as a `chrono` one (saturating).
 #[must_use]
 pub fn span(duration: Duration) -> chrono::Duration {
@@ -581,11 +609,9 @@ impl Outbox for MemoryOutbox {
                 .filter(|e| e.state == EntryState::Pending)
                 .map(|e| e.not_before)
                 .min();
-            let at = if let Some((_, retry_at, _)) = &group.current {
-                Some(*retry_at)
-            } else if let Some(first) = first_pending {
-                let paced = group.last_sent_at.map(|t| t + span(group.timing.group_interval));
-                Some(paced.map_or(first, |p| p.max(first)))
+            let retry = group.current.as_ref().map(|(_, at, _)| *at);
+            let at = if let Some(first) = first_pending.or(retry) {
+                Some(pending_due(first, retry, group.last_sent_at, &group.timing))
             } else if !group.firing.is_empty() {
                 group.last_sent_at.map(|t| t + span(group.timing.repeat_interval))
             } else {
@@ -762,21 +788,9 @@ impl Outbox for MemoryOutbox {
                 .map(|e| e.not_before)
                 .min();
             let Some(first) = first else { continue };
-            let receiver = state.receivers.get(receiver);
-            if receiver.is_some_and(|r| r.disabled.is_some()) {
-                continue;
-            }
-            let at = match &group.current {
-                Some((_, at, _)) => *at,
-                None => group
-                    .last_sent_at
-                    .map(|t| t + span(group.timing.group_interval))
-                    .map_or(first, |p| p.max(first)),
-            };
-            let at = match receiver.and_then(|r| r.open_until) {
-                Some(open_until) => at.max(open_until),
-                None => at,
-            };
+            let retry = group.current.as_ref().map(|(_, at, _)| *at);
+            let due = pending_due(first, retry, group.last_sent_at, &group.timing);
+            let Some(at) = gated(due, state.receivers.get(receiver)) else { continue };
             next = Some(next.map_or(at, |n| n.min(at)));
         }
         Ok(next)

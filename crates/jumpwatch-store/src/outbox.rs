@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jumpwatch_notify::outbox::{firing_of, span};
+use jumpwatch_notify::outbox::{firing_of, gated, pending_due, span};
 use jumpwatch_notify::{
     Alert, Batch, Entry, EntryState, NewEntry, Outbox, OutboxError, Outcome, Reason, ReceiverState,
     Settlement, Silence, Timing,
@@ -635,21 +635,9 @@ impl SqliteStore {
                 let group = group_of(row)?;
                 let first: String = row.get(AFTER_GROUP)?;
                 let first = time_of("outbox entry", &group.group_key, &first)?;
-                let receiver = receivers.get(&group.receiver);
-                if receiver.is_some_and(|r| r.disabled.is_some()) {
-                    continue;
-                }
-                let at = match &group.current {
-                    Some((_, at, _)) => *at,
-                    None => group
-                        .last_sent_at
-                        .map(|t| later(t, group.timing.group_interval))
-                        .map_or(first, |p| p.max(first)),
-                };
-                let at = match receiver.and_then(|r| r.open_until) {
-                    Some(open_until) => at.max(open_until),
-                    None => at,
-                };
+                let retry = group.current.as_ref().map(|(_, at, _)| *at);
+                let due = pending_due(first, retry, group.last_sent_at, &group.timing);
+                let Some(at) = gated(due, receivers.get(&group.receiver)) else { continue };
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         }
