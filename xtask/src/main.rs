@@ -5,7 +5,7 @@
 //! - `fixtures [--check]`: the simulator's committed fixture tenant
 //!   (`crates/jumpwatch-sim/fixtures/small/`).
 //! - `bench [...]`: Jumpwatch's collection against the simulator, compared with the lower bound
-//!   and with a sequential paginator (see [`bench`]).
+//!   and with a sequential paginator (see [`mod@bench`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
