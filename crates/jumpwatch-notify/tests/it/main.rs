@@ -9,5 +9,6 @@ mod outbox;
 mod pagerduty;
 mod routing;
 mod slack;
+mod support;
 mod teams;
 mod webhook;

@@ -1,28 +1,17 @@
 //! Tests: pagerduty.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use jumpwatch_notify::channel::Fields;
+
+use crate::support::{at, notification};
 use jumpwatch_notify::channel::pagerduty::{
     self, DEFAULT_SOURCE, DEFAULT_URL, Endpoint, PagerDutyChannel, PagerDutyConfig,
 };
-use jumpwatch_notify::{
-    Alert, AlertKind, Channel, Notification, Reason, SendError, Severity, Status,
-};
+use jumpwatch_notify::{Alert, AlertKind, Channel, Notification, SendError, Severity, Status};
 use serde_json::json;
 
 const KEY: &str = "R0UT1NGKEYSECRET0123456789abcdef";
-
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 1, 12, minute, 0).unwrap()
-}
-
-fn notification(alerts: Vec<Alert>) -> Notification {
-    let labels = BTreeMap::from([("tenant".to_owned(), "acme".to_owned())]);
-    Notification::new("n-1", "ops-pd", "{}:{tenant=\"acme\"}", labels, Reason::New, alerts, at(30))
-}
 
 fn finding() -> Alert {
     Alert::new(
@@ -94,7 +83,7 @@ fn config_defaults_and_validation() {
 
 #[test]
 fn trigger_event() {
-    let events = pagerduty::encode(&notification(vec![finding()]), &config(None));
+    let events = pagerduty::encode(&notification("ops-pd", vec![finding()]), &config(None));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, Endpoint::Alert);
     insta::assert_json_snapshot!("pagerduty_trigger", events[0].1);
@@ -102,7 +91,8 @@ fn trigger_event() {
 
 #[test]
 fn resolve_event() {
-    let events = pagerduty::encode(&notification(vec![finding().resolved(at(20))]), &config(None));
+    let events =
+        pagerduty::encode(&notification("ops-pd", vec![finding().resolved(at(20))]), &config(None));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, Endpoint::Alert);
     insta::assert_json_snapshot!("pagerduty_resolve", events[0].1);
@@ -110,7 +100,7 @@ fn resolve_event() {
 
 #[test]
 fn change_event() {
-    let events = pagerduty::encode(&notification(vec![change()]), &config(None));
+    let events = pagerduty::encode(&notification("ops-pd", vec![change()]), &config(None));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, Endpoint::Change);
     insta::assert_json_snapshot!("pagerduty_change", events[0].1);
@@ -127,7 +117,7 @@ fn limits_are_kept() {
         at(0),
     )
     .evidence(json!({ "blob": "x".repeat(600 * 1024) }));
-    let events = pagerduty::encode(&notification(vec![alert]), &config(None));
+    let events = pagerduty::encode(&notification("ops-pd", vec![alert]), &config(None));
     let event = &events[0].1;
     assert_eq!(event["dedup_key"].as_str().unwrap().chars().count(), 255);
     assert_eq!(event["payload"]["summary"].as_str().unwrap().chars().count(), 1024);
@@ -144,7 +134,7 @@ fn severities_map_to_pagerduty_severities() {
     let expected = ["info", "info", "warning", "error", "critical"];
     for (severity, want) in Severity::ALL.into_iter().zip(expected) {
         let alert = Alert::new(AlertKind::Health, "h", Status::Firing, severity, "t", at(0));
-        let events = pagerduty::encode(&notification(vec![alert]), &config(None));
+        let events = pagerduty::encode(&notification("ops-pd", vec![alert]), &config(None));
         assert_eq!(events[0].1["payload"]["severity"], want, "{severity}");
     }
 }
@@ -157,7 +147,7 @@ async fn trigger_then_resolve_with_the_same_dedup_key() {
     assert_eq!(channel.kind(), "pagerduty");
     assert_eq!(channel.default_rate().unwrap().per_second.get(), 2);
 
-    let firing = notification(vec![finding()]);
+    let firing = notification("ops-pd", vec![finding()]);
     let trigger_body = pagerduty::encode(&firing, &config).remove(0).1;
     assert_eq!(trigger_body["event_action"], "trigger");
     let trigger = server
@@ -171,7 +161,7 @@ async fn trigger_then_resolve_with_the_same_dedup_key() {
     channel.send(&firing).await.unwrap();
     trigger.assert_async().await;
 
-    let resolved = notification(vec![finding().resolved(at(20))]);
+    let resolved = notification("ops-pd", vec![finding().resolved(at(20))]);
     let resolve_body = pagerduty::encode(&resolved, &config).remove(0).1;
     assert_eq!(resolve_body["event_action"], "resolve");
     assert_eq!(resolve_body["dedup_key"], trigger_body["dedup_key"]);
@@ -190,7 +180,7 @@ async fn change_goes_to_the_change_endpoint_in_order() {
     let mut server = mockito::Server::new_async().await;
     let config = config(Some(&format!("{}/", server.url())));
     let channel = PagerDutyChannel::new(config.clone()).unwrap();
-    let n = notification(vec![change(), finding()]);
+    let n = notification("ops-pd", vec![change(), finding()]);
     let events = pagerduty::encode(&n, &config);
     assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [Endpoint::Change, Endpoint::Alert]);
     let alert = server
@@ -215,7 +205,7 @@ async fn errors_are_classified_and_never_carry_the_key() {
     let mut server = mockito::Server::new_async().await;
     let channel = PagerDutyChannel::new(config(Some(&server.url()))).unwrap();
     assert!(!format!("{channel:?}").contains(KEY));
-    let n = notification(vec![finding()]);
+    let n = notification("ops-pd", vec![finding()]);
 
     let invalid = server
         .mock("POST", "/v2/enqueue")
@@ -260,7 +250,7 @@ async fn a_failed_event_stops_the_send() {
     let channel = PagerDutyChannel::new(config(Some(&server.url()))).unwrap();
     let other =
         Alert::new(AlertKind::Finding, "fp-2", Status::Firing, Severity::Low, "Other", at(2));
-    let n = notification(vec![finding(), other]);
+    let n = notification("ops-pd", vec![finding(), other]);
     let first = server.mock("POST", "/v2/enqueue").with_status(503).expect(1).create_async().await;
     let error = channel.send(&n).await.unwrap_err();
     assert!(matches!(error, SendError::Retry { .. }), "{error:?}");

@@ -3,67 +3,54 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use jumpwatch_notify::channel::Fields;
+
+use crate::support::{at, notification};
 use jumpwatch_notify::channel::slack::{self, SlackChannel, SlackConfig};
 use jumpwatch_notify::{
     Alert, AlertKind, Channel, Notification, Reason, SendError, Severity, Status,
 };
 
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 1, 12, minute, 0).unwrap()
-}
-
-fn notification(alerts: Vec<Alert>) -> Notification {
-    let labels = BTreeMap::from([("tenant".to_owned(), "acme".to_owned())]);
-    Notification::new(
-        "n-1",
-        "ops-slack",
-        "{}:{tenant=\"acme\"}",
-        labels,
-        Reason::New,
-        alerts,
-        at(30),
-    )
-}
-
 fn small() -> Notification {
-    notification(vec![
-        Alert::new(
-            AlertKind::Finding,
-            "fp-mfa",
-            Status::Firing,
-            Severity::High,
-            "Admin <bob> has no MFA & is active",
-            at(0),
-        )
-        .summary("bob@acme.example is an administrator\nwithout multi-factor authentication")
-        .label("tenant", "acme")
-        .label("kind", "users")
-        .label("resource", "bob")
-        .label("rule", "admin.mfa")
-        .link("Open in JumpCloud", "https://console.jumpcloud.com/#/users/1?a=1&b=2"),
-        Alert::new(
-            AlertKind::Change,
-            "ev-1",
-            Status::Firing,
-            Severity::Medium,
-            "Policy \"Lock screen\" changed",
-            at(5),
-        )
-        .label("tenant", "acme")
-        .label("kind", "policies"),
-        Alert::new(
-            AlertKind::Finding,
-            "fp-old",
-            Status::Firing,
-            Severity::Low,
-            "Stale device",
-            at(1),
-        )
-        .label("tenant", "acme")
-        .resolved(at(20)),
-    ])
+    notification(
+        "ops-slack",
+        vec![
+            Alert::new(
+                AlertKind::Finding,
+                "fp-mfa",
+                Status::Firing,
+                Severity::High,
+                "Admin <bob> has no MFA & is active",
+                at(0),
+            )
+            .summary("bob@acme.example is an administrator\nwithout multi-factor authentication")
+            .label("tenant", "acme")
+            .label("kind", "users")
+            .label("resource", "bob")
+            .label("rule", "admin.mfa")
+            .link("Open in JumpCloud", "https://console.jumpcloud.com/#/users/1?a=1&b=2"),
+            Alert::new(
+                AlertKind::Change,
+                "ev-1",
+                Status::Firing,
+                Severity::Medium,
+                "Policy \"Lock screen\" changed",
+                at(5),
+            )
+            .label("tenant", "acme")
+            .label("kind", "policies"),
+            Alert::new(
+                AlertKind::Finding,
+                "fp-old",
+                Status::Firing,
+                Severity::Low,
+                "Stale device",
+                at(1),
+            )
+            .label("tenant", "acme")
+            .resolved(at(20)),
+        ],
+    )
 }
 
 fn config(url: &str, mention: Option<&str>) -> SlackConfig {
@@ -86,11 +73,14 @@ fn small_digest_payload() {
 
 #[test]
 fn no_mention_without_high_firing_alert() {
-    let n = notification(vec![
-        Alert::new(AlertKind::Finding, "fp", Status::Firing, Severity::Critical, "x", at(0))
-            .resolved(at(1)),
-        Alert::new(AlertKind::Change, "c", Status::Firing, Severity::Medium, "y", at(0)),
-    ]);
+    let n = notification(
+        "ops-slack",
+        vec![
+            Alert::new(AlertKind::Finding, "fp", Status::Firing, Severity::Critical, "x", at(0))
+                .resolved(at(1)),
+            Alert::new(AlertKind::Change, "c", Status::Firing, Severity::Medium, "y", at(0)),
+        ],
+    );
     let body = slack::encode(&n, Some("<!here>"));
     assert!(!body.to_string().contains("<!here>"), "{body}");
 }
@@ -128,7 +118,7 @@ fn big(n: usize) -> Notification {
             .link("Open <it>", format!("https://console.jumpcloud.com/#/users/{i}?x=1&y=2"))
         })
         .collect();
-    notification(alerts)
+    notification("ops-slack", alerts)
 }
 
 #[test]

@@ -1,72 +1,56 @@
 //! Tests: teams.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use jumpwatch_notify::channel::Fields;
+
+use crate::support::{at, notification};
 use jumpwatch_notify::channel::teams::{self, MAX_BODY_BYTES, TeamsChannel, TeamsConfig};
-use jumpwatch_notify::{
-    Alert, AlertKind, Channel, Notification, Reason, SendError, Severity, Status,
-};
+use jumpwatch_notify::{Alert, AlertKind, Channel, Notification, SendError, Severity, Status};
 
 const SECRET_PATH: &str = "/workflows/abc/triggers/manual/paths/invoke";
 const SECRET_SIG: &str = "sig=XXXXSECRETSIG";
 
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 1, 12, minute, 0).unwrap()
-}
-
-fn notification(alerts: Vec<Alert>) -> Notification {
-    let labels = BTreeMap::from([("tenant".to_owned(), "acme".to_owned())]);
-    Notification::new(
-        "n-1",
-        "ops-teams",
-        "{}:{tenant=\"acme\"}",
-        labels,
-        Reason::New,
-        alerts,
-        at(30),
-    )
-}
-
 fn small() -> Notification {
-    notification(vec![
-        Alert::new(
-            AlertKind::Finding,
-            "fp-mfa",
-            Status::Firing,
-            Severity::Critical,
-            "Admin bob has no MFA",
-            at(0),
-        )
-        .summary("bob@acme.example is an administrator\nwithout multi-factor authentication")
-        .label("tenant", "acme")
-        .label("kind", "users")
-        .label("resource", "bob")
-        .link("Open in JumpCloud", "https://console.jumpcloud.com/#/users/1")
-        .link("Rule [admin.mfa]", "https://docs.example/rules (admin.mfa)"),
-        Alert::new(
-            AlertKind::Change,
-            "ev-1",
-            Status::Firing,
-            Severity::Medium,
-            "Policy changed",
-            at(5),
-        )
-        .label("tenant", "acme")
-        .label("kind", "policies"),
-        Alert::new(
-            AlertKind::Finding,
-            "fp-old",
-            Status::Firing,
-            Severity::Low,
-            "Stale device",
-            at(1),
-        )
-        .label("tenant", "acme")
-        .resolved(at(20)),
-    ])
+    notification(
+        "ops-teams",
+        vec![
+            Alert::new(
+                AlertKind::Finding,
+                "fp-mfa",
+                Status::Firing,
+                Severity::Critical,
+                "Admin bob has no MFA",
+                at(0),
+            )
+            .summary("bob@acme.example is an administrator\nwithout multi-factor authentication")
+            .label("tenant", "acme")
+            .label("kind", "users")
+            .label("resource", "bob")
+            .link("Open in JumpCloud", "https://console.jumpcloud.com/#/users/1")
+            .link("Rule [admin.mfa]", "https://docs.example/rules (admin.mfa)"),
+            Alert::new(
+                AlertKind::Change,
+                "ev-1",
+                Status::Firing,
+                Severity::Medium,
+                "Policy changed",
+                at(5),
+            )
+            .label("tenant", "acme")
+            .label("kind", "policies"),
+            Alert::new(
+                AlertKind::Finding,
+                "fp-old",
+                Status::Firing,
+                Severity::Low,
+                "Stale device",
+                at(1),
+            )
+            .label("tenant", "acme")
+            .resolved(at(20)),
+        ],
+    )
 }
 
 fn config(url: &str) -> TeamsConfig {
@@ -106,7 +90,7 @@ fn large_card_stays_under_28_kb() {
             .link("Open", format!("https://console.jumpcloud.com/#/users/{i}"))
         })
         .collect();
-    let card = teams::encode(&notification(alerts));
+    let card = teams::encode(&notification("ops-teams", alerts));
     let size = serde_json::to_vec(&card).unwrap().len();
     assert!(size <= MAX_BODY_BYTES, "{size} bytes");
     let body = body_of(&card);
