@@ -4,8 +4,9 @@
 //!   `docs/resources.md`; the built-in rule pack → the table of `docs/rules.md`.
 //! - `fixtures [--check]`: the simulator's committed fixture tenant
 //!   (`crates/jumpwatch-sim/fixtures/small/`).
-//! - `bench [...]`: Jumpwatch's collection against the simulator, compared with the lower bound
-//!   and with a sequential paginator (see [`mod@bench`]).
+//! - `bench [...]`: Jumpwatch's performance against the simulator: collection against its lower
+//!   bound and a sequential paginator, under a rate limit, a steady-state poll's CPU and memory,
+//!   the rules' rate, notification delivery (see [`mod@bench`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,10 +25,14 @@ commands:
   fixtures --record --out DIR
                       record anonymized fixtures from your tenant (JUMPCLOUD_API_KEY) into DIR
   bench [--size small|medium|large] [--latency 50ms] [--concurrency N] [--seed N]
-        [--sequential-parents N|all] [--out target/bench/report.json]
-                      build in release mode and measure a full collection against the
-                      simulator: its ratio to the lower bound and its speed-up over a
-                      sequential limit=10 paginator; prints a table, writes a JSON report";
+        [--sequential-pages N|all] [--sequential-parents N|all] [--rate-limit 20]
+        [--drain 200] [--drain-rate 20] [--no-poll] [--out target/bench/report.json]
+                      build in release mode and measure, against the simulator: a full
+                      collection against its lower bound and against a sequential limit=10
+                      paginator; collection under a rate limit (429s); a steady-state poll's
+                      CPU by step against decoding alone, and its peak memory against the raw
+                      JSON; the rule pack's evaluations a second; notification drain rate.
+                      Prints a table, writes a JSON report";
 
 /// The workspace root: the parent of this crate's directory.
 pub(crate) fn workspace_root() -> PathBuf {
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         ["fixtures", "--record", "--out", out] => fixtures::record(&workspace_root(), out),
         ["bench", rest @ ..] => bench::run(&workspace_root(), rest),
         ["bench-run", rest @ ..] => bench::run_measured(&workspace_root(), rest),
+        ["bench-poll", rest @ ..] => bench::run_child_poll(rest),
         ["help" | "--help" | "-h"] | [] => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -17,7 +17,7 @@ use tracing::{Instrument, debug, warn};
 
 use crate::auth::{Auth, Credentials, DEFAULT_TOKEN_URL};
 use crate::error::{ApiError, ApiErrorBody};
-use crate::limiter::{AdaptiveConcurrency, RateLimit};
+use crate::limiter::{AdaptiveConcurrency, LearnedRate, RateLimit};
 use crate::retry::{RetryPolicy, full_jitter, parse_retry_after, retryable_status};
 use crate::transport::{HttpResponse, ReqwestTransport, Transport};
 use crate::{Error, ListRequest};
@@ -163,6 +163,7 @@ struct Inner {
     retry: RetryPolicy,
     rate_limit: Option<RateLimit>,
     concurrency: AdaptiveConcurrency,
+    learned: LearnedRate,
     max_concurrency: usize,
     counters: Counters,
 }
@@ -404,6 +405,7 @@ impl ClientBuilder {
                 retry: self.retry,
                 rate_limit: self.rate_limit.map(RateLimit::per_second),
                 concurrency: AdaptiveConcurrency::new(self.concurrency),
+                learned: LearnedRate::new(),
                 max_concurrency: self.concurrency,
                 counters: Counters::default(),
             }),
@@ -490,6 +492,12 @@ impl Client {
         self.inner.concurrency.limit()
     }
 
+    /// The pace learned from 429s, in requests a second (`None` until the server throttled).
+    #[must_use]
+    pub fn learned_rate(&self) -> Option<f64> {
+        self.inner.learned.rate()
+    }
+
     pub(crate) fn max_concurrency(&self) -> usize {
         self.inner.max_concurrency
     }
@@ -560,6 +568,10 @@ impl Client {
                     }
                 }
                 let request = self.build_request(spec).await?;
+                let paced = inner.learned.until_ready().await;
+                if !paced.is_zero() {
+                    debug!(wait_ms = paced.as_millis() as u64, "pace learned from 429s");
+                }
                 let permit = inner.concurrency.acquire().await;
                 inner.counters.requests.fetch_add(1, Ordering::Relaxed);
                 let result = inner.transport.send(request).await;
@@ -577,6 +589,7 @@ impl Client {
                     debug!(status, bytes = response.body().len(), "response");
                     if response.status().is_success() {
                         inner.concurrency.on_success();
+                        inner.learned.on_success();
                         match decode(&response) {
                             Ok(value) => return Ok(value),
                             Err(error) => {
@@ -594,6 +607,7 @@ impl Client {
                         if status == 429 {
                             inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                             inner.concurrency.on_throttled();
+                            inner.learned.on_throttled();
                         }
                         if status == 401 && inner.auth.is_bearer() && !refreshed_token {
                             // A token refused before its expiry: fetch a new one, once.

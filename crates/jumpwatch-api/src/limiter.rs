@@ -48,6 +48,150 @@ impl RateLimit {
     }
 }
 
+/// The rate learned from the server's 429s. JumpCloud documents no rate limit and sends no
+/// rate-limit headers, so the client learns one, assuming the common shape of a server limit: so
+/// many requests a second, with a bucket of one second's worth.
+///
+/// At a 429, the responses that succeeded since the current run of requests began (after the
+/// last 429, or after a pause of a second or more) are divided by that run's length plus one
+/// second (the bucket it started with): a client that got `S` answers in `t` seconds from a full
+/// bucket of `r` met `S = r + r·t`. From then on requests are spaced evenly at 95 % of that —
+/// never in bursts — and each later 429 can only lower the pace, by half at most. A run of fewer
+/// than ten answers says too little and leaves the pace alone (the concurrency still halves), so
+/// a stray 429 does not slow the client down for long; 429s within a second of the last one
+/// answer requests sent before it and are not counted again. After a minute without a 429 in
+/// which the pace held requests back, it rises by a tenth, so a limit that was lifted is found
+/// again; a rise that overshoots costs one 429 and doubles the wait before the next rise (up to a
+/// quarter of an hour).
+#[derive(Debug)]
+pub(crate) struct LearnedRate {
+    state: Mutex<Learned>,
+}
+
+#[derive(Debug)]
+struct Learned {
+    /// Requests a second, once a 429 was seen.
+    rate: Option<f64>,
+    /// Where the current run of requests began, and the successes since.
+    run_start: tokio::time::Instant,
+    run_successes: u64,
+    last_success: Option<tokio::time::Instant>,
+    /// The last 429.
+    throttled: Option<tokio::time::Instant>,
+    /// The last change of the pace, whether it was a rise, and the wait before the next rise.
+    changed: tokio::time::Instant,
+    raised: bool,
+    raise_after: Duration,
+    /// Whether the pace held a request back since it last changed.
+    binding: bool,
+    /// The next free slot of the pace.
+    next: tokio::time::Instant,
+}
+
+/// The bucket a server limit is assumed to hold, and the pause after which it is full again.
+const BUCKET: Duration = Duration::from_secs(1);
+/// The time without a 429 after which the pace rises first, and at most.
+const RAISE_AFTER: Duration = Duration::from_secs(60);
+const MAX_RAISE_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The fewest answers a run needs to say what the server's rate is.
+const MIN_RUN: u64 = 10;
+
+impl LearnedRate {
+    pub(crate) fn new() -> Self {
+        let now = tokio::time::Instant::now();
+        Self {
+            state: Mutex::new(Learned {
+                rate: None,
+                run_start: now,
+                run_successes: 0,
+                last_success: None,
+                throttled: None,
+                changed: now,
+                raised: false,
+                raise_after: RAISE_AFTER,
+                binding: false,
+                next: now,
+            }),
+        }
+    }
+
+    /// The learned requests a second, if any.
+    pub(crate) fn rate(&self) -> Option<f64> {
+        self.state.lock().ok().and_then(|s| s.rate)
+    }
+
+    /// Waits for the request's slot in the learned pace (at once until a 429 was seen); returns
+    /// how long it waited.
+    pub(crate) async fn until_ready(&self) -> Duration {
+        let slot = {
+            let Ok(mut state) = self.state.lock() else { return Duration::ZERO };
+            let Some(mut rate) = state.rate else { return Duration::ZERO };
+            let now = tokio::time::Instant::now();
+            if state.binding && now.duration_since(state.changed) >= state.raise_after {
+                rate *= 1.1;
+                state.rate = Some(rate);
+                state.changed = now;
+                state.raised = true;
+                state.binding = false;
+            }
+            let slot = state.next.max(now);
+            state.binding |= slot > now;
+            state.next = slot + Duration::from_secs_f64(1.0 / rate);
+            slot
+        };
+        let now = tokio::time::Instant::now();
+        if slot > now {
+            tokio::time::sleep_until(slot).await;
+        }
+        slot.saturating_duration_since(now)
+    }
+
+    pub(crate) fn on_success(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            let now = tokio::time::Instant::now();
+            // After a pause the server's bucket is full again: a new run begins.
+            let paused = |at: Option<tokio::time::Instant>| {
+                at.is_none_or(|at| now.duration_since(at) >= BUCKET)
+            };
+            if paused(state.last_success) && paused(state.throttled) {
+                state.run_start = now;
+                state.run_successes = 0;
+            }
+            state.run_successes += 1;
+            state.last_success = Some(now);
+        }
+    }
+
+    /// A 429: the pace becomes 95 % of the rate the run's successes show (at least one a second),
+    /// and never rises on a 429.
+    pub(crate) fn on_throttled(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            let now = tokio::time::Instant::now();
+            if state.throttled.is_some_and(|at| now.duration_since(at) < BUCKET) {
+                return;
+            }
+            state.throttled = Some(now);
+            if state.run_successes >= MIN_RUN {
+                let run = now.duration_since(state.run_start) + BUCKET;
+                let measured = (state.run_successes as f64 / run.as_secs_f64() * 0.95).max(1.0);
+                state.rate = Some(match state.rate {
+                    Some(rate) => rate.min(measured.max(rate / 2.0)),
+                    None => measured,
+                });
+                if state.raised {
+                    state.raise_after = (state.raise_after * 2).min(MAX_RAISE_AFTER);
+                }
+                state.raised = false;
+                state.binding = false;
+                state.changed = now;
+                state.next = state.next.max(now);
+            }
+            state.run_start = now;
+            state.run_successes = 0;
+        }
+    }
+}
+
 #[derive(Debug)]
 struct State {
     limit: usize,
@@ -152,6 +296,91 @@ mod tests {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
         assert!(elapsed <= Duration::from_millis(2100), "{elapsed:?}");
+    }
+
+    /// A server's token bucket: `rate` tokens a second, holding at most `rate`.
+    struct Bucket {
+        rate: f64,
+        tokens: f64,
+        at: tokio::time::Instant,
+    }
+
+    impl Bucket {
+        fn take(&mut self) -> bool {
+            let now = tokio::time::Instant::now();
+            self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
+                .min(self.rate);
+            self.at = now;
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_learned_rate_stops_429s_after_the_first() {
+        let learned = LearnedRate::new();
+        let mut bucket = Bucket { rate: 20.0, tokens: 20.0, at: tokio::time::Instant::now() };
+        let (mut throttled, mut ok) = (Vec::new(), 0);
+        let start = tokio::time::Instant::now();
+        while ok < 400 {
+            learned.until_ready().await;
+            // 25 ms a request, one in flight: 40 a second unchecked.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            if bucket.take() {
+                learned.on_success();
+                ok += 1;
+            } else {
+                throttled.push(start.elapsed());
+                learned.on_throttled();
+                // Retry-After: 1.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        assert_eq!(throttled.len(), 1, "429s at {throttled:?}");
+        let rate = learned.rate().unwrap();
+        assert!((15.0..=20.0).contains(&rate), "learned {rate}");
+        // 400 requests at about 18 a second.
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!(elapsed < 400.0 / 15.0 + 2.0, "{elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_is_raised_after_a_quiet_minute() {
+        let learned = LearnedRate::new();
+        // 20 answers at once, then a 429: a bucket of 20 a second.
+        for _ in 0..20 {
+            learned.on_success();
+        }
+        learned.on_throttled();
+        assert_eq!(learned.rate(), Some(19.0));
+        // The other requests in flight are throttled too: not counted again.
+        learned.on_throttled();
+        assert_eq!(learned.rate(), Some(19.0));
+        // Not while the pace holds nothing back.
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        learned.until_ready().await;
+        assert_eq!(learned.rate(), Some(19.0));
+        // Held back (two requests at once), then a quiet minute: a tenth more.
+        learned.until_ready().await;
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        learned.until_ready().await;
+        let raised = learned.rate().unwrap();
+        assert!((raised - 20.9).abs() < 1e-9, "{raised}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stray_429_early_in_a_run_leaves_the_pace_alone() {
+        let learned = LearnedRate::new();
+        for _ in 0..3 {
+            learned.on_success();
+        }
+        learned.on_throttled();
+        assert_eq!(learned.rate(), None);
+        assert_eq!(learned.until_ready().await, Duration::ZERO);
     }
 
     #[tokio::test]

@@ -182,24 +182,52 @@ impl Collector {
         }
         drop(listed);
 
-        for kind in children {
-            let Some(parent) = kind.meta().parent else { continue };
-            let parent_complete =
-                reports.get(&parent.kind).is_some_and(|r: &KindReport| r.status.is_complete());
-            if !parent_complete {
-                let reason = format!("its parent kind {} was not listed completely", parent.kind);
-                let report =
-                    KindReport::new(kind, KindStatus::Skipped { reason }, 0, Duration::ZERO);
+        // Child kinds level by level (a level's parents are listed by then). Within a level
+        // every kind's parents share one queue, so one kind's last pages overlap the next
+        // kind's first instead of leaving requests idle.
+        let mut children = children;
+        children.sort_by_key(|&kind| (kind.depth(), kind));
+        for level in children.chunk_by(|a, b| a.depth() == b.depth()) {
+            let started = Instant::now();
+            let mut work = Vec::new();
+            let mut listed_kinds = Vec::new();
+            for &kind in level {
+                let Some(parent) = kind.meta().parent else { continue };
+                let parent_complete =
+                    reports.get(&parent.kind).is_some_and(|r: &KindReport| r.status.is_complete());
+                if !parent_complete {
+                    let reason =
+                        format!("its parent kind {} was not listed completely", parent.kind);
+                    let report =
+                        KindReport::new(kind, KindStatus::Skipped { reason }, 0, Duration::ZERO);
+                    progress(&report);
+                    reports.insert(kind, report);
+                    continue;
+                }
+                listed_kinds.push(kind);
+                work.extend(inventory.resources(parent.kind).map(|r| (kind, r.id.clone())));
+            }
+            let mut results: BTreeMap<ResourceKind, Vec<_>> =
+                listed_kinds.iter().map(|&kind| (kind, Vec::new())).collect();
+            let mut finished: BTreeMap<ResourceKind, Duration> = BTreeMap::new();
+            let mut listing = stream::iter(work)
+                .map(|(kind, parent)| async move { (kind, self.list_child(kind, parent).await) })
+                .buffer_unordered(self.parallel_parents);
+            while let Some((kind, result)) = listing.next().await {
+                results.entry(kind).or_default().push(result);
+                finished.insert(kind, started.elapsed());
+            }
+            drop(listing);
+            for (kind, results) in results {
+                let duration = finished.get(&kind).copied().unwrap_or_default();
+                let report = self.absorb(
+                    &mut inventory,
+                    kind,
+                    Listed::from_results(kind, results, duration),
+                );
                 progress(&report);
                 reports.insert(kind, report);
-                continue;
             }
-            let parents: Vec<ResourceId> =
-                inventory.resources(parent.kind).map(|r| r.id.clone()).collect();
-            let listed = self.list_children(kind, parents).await;
-            let report = self.absorb(&mut inventory, kind, listed);
-            progress(&report);
-            reports.insert(kind, report);
         }
         Collection { inventory, reports }
     }
@@ -214,21 +242,17 @@ impl Collector {
         )
     }
 
-    async fn list_children(&self, kind: ResourceKind, parents: Vec<ResourceId>) -> Listed {
-        let started = Instant::now();
-        let results: Vec<Result<(Vec<Resource>, usize), Error>> = stream::iter(parents)
-            .map(|parent| async move {
-                match self.client.list(kind).parent(parent).collect().await {
-                    Ok(listing) => Ok((listing.resources, listing.unreadable.len())),
-                    // The parent was deleted since it was listed: it has no children now.
-                    Err(error) if error.status() == Some(404) => Ok((Vec::new(), 0)),
-                    Err(error) => Err(error),
-                }
-            })
-            .buffer_unordered(self.parallel_parents)
-            .collect()
-            .await;
-        Listed::from_results(kind, results, started.elapsed())
+    /// The children of one parent; a parent deleted since it was listed has none.
+    async fn list_child(
+        &self,
+        kind: ResourceKind,
+        parent: ResourceId,
+    ) -> Result<(Vec<Resource>, usize), Error> {
+        match self.client.list(kind).parent(parent).collect().await {
+            Ok(listing) => Ok((listing.resources, listing.unreadable.len())),
+            Err(error) if error.status() == Some(404) => Ok((Vec::new(), 0)),
+            Err(error) => Err(error),
+        }
     }
 
     fn absorb(&self, inventory: &mut Inventory, kind: ResourceKind, listed: Listed) -> KindReport {

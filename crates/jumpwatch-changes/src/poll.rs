@@ -14,12 +14,12 @@ use tracing::info;
 use uuid::Uuid;
 
 use crate::attribution::{Attribution, attribute};
-use crate::collector::{Collector, KindReport};
+use crate::collector::{Collection, Collector, KindReport};
 use crate::diff::diff_inventories;
 use crate::event::ChangeEvent;
 use crate::insights::{EventPolicy, EventRead};
 use crate::policy::PollPolicy;
-use crate::store::{InsightsCommit, InventoryStore, PollCommit, StoreError};
+use crate::store::{InsightsCommit, InventoryStore, PollCommit, StoreError, StoredState};
 
 /// A poll could not be committed (the store failed). Nothing was lost: the next poll redoes it.
 #[derive(Debug, thiserror::Error)]
@@ -191,52 +191,58 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
         &self,
         progress: &(dyn Fn(&KindReport) + Sync),
     ) -> Result<PreparedPoll, PollError> {
-        let poll_id = Uuid::now_v7();
         let started_at = Utc::now();
-        let stored = self.store.load(&self.tenant)?;
-        let mut collection =
-            self.collector.collect_with_progress(self.tenant.clone(), progress).await;
+        let mut stored = self.store.load(&self.tenant)?;
+        let collection = self.collector.collect_with_progress(self.tenant.clone(), progress).await;
         let observed_at = Utc::now();
+        let mut prepared = self.prepare_collected(&mut stored, collection, started_at, observed_at);
+        if let Some(policy) = &self.insights {
+            let insights =
+                self.read_insights(&stored, policy, observed_at, &mut prepared.commit.events).await;
+            prepared.commit.insights = Some(insights);
+            prepared.commit.finished_at = Utc::now();
+        }
+        Ok(prepared)
+    }
+
+    /// The CPU part of a poll, for a collection already made: hash each listed document once,
+    /// diff every complete kind against the stored snapshot, apply the poll policy, and build the
+    /// new snapshot. The stored inventory is moved into the new snapshot, not copied (`stored`
+    /// is left with an empty one); the audit log is not read.
+    pub fn prepare_collected(
+        &self,
+        stored: &mut StoredState,
+        collection: Collection,
+        started_at: DateTime<Utc>,
+        observed_at: DateTime<Utc>,
+    ) -> PreparedPoll {
         let complete = collection.complete_kinds();
+        let Collection { inventory: mut listed, reports } = collection;
         // Each document is hashed once: the diff compares these, and the store keeps them.
         for &kind in &complete {
             let normalizer = jumpwatch_model::Normalizer::for_kind(kind);
-            let hashes: Vec<(ResourceId, jumpwatch_model::ContentHash)> = collection
-                .inventory
-                .resources(kind)
-                .map(|r| (r.id.clone(), normalizer.hash(&r.doc)))
-                .collect();
+            let hashes: Vec<(ResourceId, jumpwatch_model::ContentHash)> =
+                listed.resources(kind).map(|r| (r.id.clone(), normalizer.hash(&r.doc))).collect();
             for (id, hash) in hashes {
-                collection.inventory.set_hash(kind, &id, hash);
+                listed.set_hash(kind, &id, hash);
             }
         }
 
+        // Every kind is diffed before any is moved: a diff may read the other kinds.
+        let previous =
+            std::mem::replace(&mut stored.inventory, Inventory::new(self.tenant.clone()));
         let mut events = Vec::new();
         let mut baselines = Vec::new();
         let mut held = BTreeMap::new();
-        // The new snapshot: the stored one, with every complete kind replaced by its listing.
-        let mut snapshot = stored.inventory.clone();
+        let no_held = BTreeSet::new();
         for &kind in &complete {
-            let raw =
-                diff_inventories(&stored.inventory, &collection.inventory, &[kind], observed_at);
-            let no_held = BTreeSet::new();
+            let raw = diff_inventories(&previous, &listed, &[kind], observed_at);
             let plan = self.policy.plan(
                 raw,
                 stored.snapshot_kinds.contains(&kind),
-                stored.inventory.count(kind),
+                previous.count(kind),
                 stored.held.get(&kind).unwrap_or(&no_held),
             );
-            let stale: Vec<ResourceId> = snapshot.resources(kind).map(|r| r.id.clone()).collect();
-            for id in stale {
-                if !plan.held.contains(&id) {
-                    snapshot.remove(kind, &id);
-                }
-            }
-            for resource in collection.inventory.resources(kind) {
-                // Indexed once already by the collector: it cannot fail here.
-                let hash = collection.inventory.hash_or_compute(resource);
-                let _ = snapshot.insert_hashed(resource.clone(), hash);
-            }
             if plan.baseline {
                 baselines.push(kind);
             }
@@ -246,32 +252,46 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
             held.insert(kind, plan.held);
             events.extend(plan.events);
         }
-        let insights = match &self.insights {
-            Some(policy) => {
-                Some(self.read_insights(&stored, policy, observed_at, &mut events).await)
+
+        // The new snapshot: the stored one, with every complete kind replaced by its listing
+        // (and the deletions the breaker holds kept).
+        let mut snapshot = previous;
+        for &kind in &complete {
+            let kept = held.get(&kind).unwrap_or(&no_held);
+            let resources = snapshot
+                .take_kind(kind)
+                .into_iter()
+                .filter(|(resource, _)| kept.contains(&resource.id))
+                .chain(listed.take_kind(kind));
+            for (resource, hash) in resources {
+                let hash = hash.unwrap_or_else(|| {
+                    jumpwatch_model::Normalizer::for_kind(kind).hash(&resource.doc)
+                });
+                // Indexed once already: it cannot fail here.
+                let _ = snapshot.insert_hashed(resource, hash);
             }
-            None => None,
-        };
-        let finished_at = Utc::now();
-        let commit = PollCommit {
-            poll_id,
-            tenant: self.tenant.clone(),
-            started_at,
-            finished_at,
-            reports: collection.reports.values().cloned().collect(),
-            committed_kinds: complete.iter().copied().collect(),
-            snapshot,
-            events,
-            held,
-            insights,
-        };
-        Ok(PreparedPoll { commit, baselines })
+        }
+        PreparedPoll {
+            commit: PollCommit {
+                poll_id: Uuid::now_v7(),
+                tenant: self.tenant.clone(),
+                started_at,
+                finished_at: Utc::now(),
+                reports: reports.into_values().collect(),
+                committed_kinds: complete.into_iter().collect(),
+                snapshot,
+                events,
+                held,
+                insights: None,
+            },
+            baselines,
+        }
     }
 
     /// Reads the audit log from the stored cursor and attributes the poll's changes.
     async fn read_insights(
         &self,
-        stored: &crate::store::StoredState,
+        stored: &StoredState,
         policy: &EventPolicy,
         now: DateTime<Utc>,
         changes: &mut [ChangeEvent],

@@ -262,6 +262,19 @@ impl ResourceKind {
         self.meta().relation.is_some()
     }
 
+    /// How many parents are above the kind: 0 for a top-level kind, 1 for a child of one, and
+    /// so on. A kind can be listed once the kinds above it are.
+    #[must_use]
+    pub fn depth(self) -> usize {
+        let mut depth = 0;
+        let mut kind = self;
+        while let Some(parent) = kind.meta().parent {
+            depth += 1;
+            kind = parent.kind;
+        }
+        depth
+    }
+
     /// The kinds that are resources, not relations.
     pub fn resources() -> impl Iterator<Item = ResourceKind> {
         Self::ALL.iter().copied().filter(|k| !k.is_relation())

@@ -192,3 +192,28 @@ async fn progress_is_reported_once_a_kind() {
     assert_eq!(seen, ResourceKind::ALL.to_vec());
     assert_eq!(collection.reports.len(), ResourceKind::ALL.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_rate_limit_the_client_learns_the_pace_after_one_step() {
+    // 20 requests a second, with Retry-After: the top-level kinds of the small tenant take about
+    // 60 requests, three seconds' worth.
+    let faults = Faults::default().rate_limit_per_sec(20.0).retry_after(Some(1));
+    let sim = Simulator::builder().seed(7).faults(faults).start().await.unwrap();
+    let client = Client::builder()
+        .api_key(SecretString::from(sim.api_key().to_owned()))
+        .base_url(sim.base_url())
+        .concurrency(8)
+        .build()
+        .unwrap();
+    let top: Vec<ResourceKind> =
+        ResourceKind::ALL.iter().copied().filter(|k| k.meta().parent.is_none()).collect();
+    let collection =
+        Collector::new(client.clone()).kinds(top).collect(TenantId::new("t").unwrap()).await;
+    assert!(collection.reports.values().all(|r| r.status.is_complete()));
+    // The first step: the requests in flight when the bucket ran dry. None after.
+    let throttled = client.stats().throttled;
+    assert!((1..=8).contains(&throttled), "{throttled} 429s");
+    assert_eq!(sim.stats().faults.rate_limited, throttled);
+    let learned = client.learned_rate().unwrap();
+    assert!((10.0..=20.0).contains(&learned), "learned {learned} a second");
+}
