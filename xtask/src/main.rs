@@ -14,6 +14,7 @@ use std::process::ExitCode;
 mod bench;
 mod codegen;
 mod fixtures;
+mod soak;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench::run(&workspace_root(), rest),
         ["bench-run", rest @ ..] => bench::run_measured(&workspace_root(), rest),
         ["bench-poll", rest @ ..] => bench::run_child_poll(rest),
+        ["soak", rest @ ..] => soak::run(&workspace_root(), rest),
         ["help" | "--help" | "-h"] | [] => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

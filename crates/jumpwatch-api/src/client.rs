@@ -568,11 +568,13 @@ impl Client {
                     }
                 }
                 let request = self.build_request(spec).await?;
+                let permit = inner.concurrency.acquire().await;
+                // Right before sending, holding the permit: a request that waited for a permit
+                // while a 429 taught the pace is paced too.
                 let paced = inner.learned.until_ready().await;
                 if !paced.is_zero() {
                     debug!(wait_ms = paced.as_millis() as u64, "pace learned from 429s");
                 }
-                let permit = inner.concurrency.acquire().await;
                 inner.counters.requests.fetch_add(1, Ordering::Relaxed);
                 let result = inner.transport.send(request).await;
                 drop(permit);

@@ -122,8 +122,13 @@ impl EventRead {
         now: DateTime<Utc>,
     ) -> Self {
         let (start, gap) = window_start(cursor, policy, now);
+        // Read ahead by the overlap too: JumpCloud's clock may run ahead of ours, and an event
+        // it stamps after our now must still explain the change this poll saw. The cursor stays
+        // at our now, so the next read sees it again, and stored events are not stored twice.
+        let ahead =
+            chrono::Duration::from_std(policy.overlap).unwrap_or_else(|_| chrono::Duration::zero());
         let query = EventQuery::since(start)
-            .until(now)
+            .until(now.checked_add_signed(ahead).unwrap_or(now))
             .services(policy.services.iter().cloned())
             .page_size(policy.page_size);
         let mut stream = client.events(query);

@@ -387,10 +387,12 @@ fn receiver(
             )?
         }
         other => {
+            // Shown as written: the expanded text may be an environment variable's secret.
+            let written = table.get("type").and_then(toml::Value::as_str).unwrap_or(other);
             return Err(channel::FieldError {
                 field: "type".into(),
                 message: format!(
-                    "{other:?} is not a receiver type (slack, teams, webhook, pagerduty, email, jsonl)"
+                    "{written:?} is not a receiver type (slack, teams, webhook, pagerduty, email, jsonl)"
                 ),
             });
         }

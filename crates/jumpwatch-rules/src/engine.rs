@@ -18,14 +18,15 @@ use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::demand::Reads;
 use crate::eval::{
     ChangeView, Patterns, add_change_functions, change_val, check, judge, message, null_val,
     root_context,
 };
-use crate::pack::{CelRule, Input, Relations as Wanted, RuleError, builtin, load_pack};
+use crate::pack::{CelRule, Input, RuleError, builtin, load_pack};
 use crate::relations::{Docs, Relations};
 use crate::rule::{Evidence, Outcome, Rule, RuleInfo, RuleType, Scope, Severity, Subject, Verdict};
-use crate::value::{cel_map, cel_val};
+use crate::value::{cel_map, cel_pruned, cel_val};
 
 /// One rule's verdict on one subject.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -360,6 +361,12 @@ impl Engine {
     /// The state rules over every resource of their kinds.
     #[must_use]
     pub fn evaluate_state(&self, inventory: &Inventory, now: DateTime<Utc>) -> Vec<RuleResult> {
+        // What each kind's rules read: a resource's document and relations are converted to that
+        // much, and the documents relations share are converted once for all.
+        let plans: Vec<KindPlan<'_>> = inventory
+            .kinds()
+            .filter_map(|kind| KindPlan::new(self, kind, RuleType::State))
+            .collect();
         let docs = Docs::new(inventory);
         let relations = Relations::new(&docs);
         let org_resource = inventory.resources(ResourceKind::Organization).next();
@@ -367,39 +374,26 @@ impl Engine {
         let root = root_context(&self.env, &self.patterns, now, org);
         let scope = Scope::new(now, Some(inventory), org);
         let mut results = Vec::new();
-        for kind in inventory.kinds() {
-            let rules: Vec<&CelRule> = self
-                .cel
-                .iter()
-                .filter(|r| r.info.rule_type == RuleType::State && r.info.kind == Some(kind))
-                .collect();
-            let native: Vec<&Arc<dyn Rule>> = self
-                .native
-                .iter()
-                .filter(|r| r.info().rule_type == RuleType::State && r.info().kind == Some(kind))
-                .collect();
-            if rules.is_empty() && native.is_empty() {
-                continue;
-            }
-            // The relations the kind's rules read, built for a resource only once a rule that reads
-            // them applies to it.
-            let wanted = rules.iter().fold(Wanted::none(), |all, r| all.union(&r.relations));
+        for plan in &plans {
+            let kind = plan.kind;
             for resource in inventory.resources(kind) {
-                let doc = docs.doc(resource);
+                // The document is redacted (a copy, with a keyed hash of each secret) only when
+                // the rules read a part of it that has secrets.
+                let doc = if plan.reads_secrets { docs.doc(resource) } else { &resource.doc };
                 let mut context = root.new_inner_scope();
-                context.add_variable_as_val("r", cel_val(doc));
+                context.add_variable_as_val("r", cel_pruned(doc, &plan.reads.subject));
                 let mut with_relations = false;
                 let name = display_name(inventory, resource);
                 let result = |info: &RuleInfo, verdict| {
                     RuleResult::new(
                         info,
                         Some(kind),
-                        resource.id.to_string(),
+                        resource.id.as_str().to_owned(),
                         name.clone(),
                         verdict,
                     )
                 };
-                for rule in &rules {
+                for rule in &plan.rules {
                     if rule.conditions_read_relations && !with_relations {
                         let applies =
                             rule.applies.as_ref().filter(|_| !rule.applies_reads_relations);
@@ -407,19 +401,19 @@ impl Engine {
                             results.push(result(&rule.info, Verdict::not_applicable()));
                             continue;
                         }
-                        context.add_variable_as_val("rel", relations.of(resource, &wanted));
+                        context.add_variable_as_val("rel", relations.of(resource, &plan.reads.rel));
                         with_relations = true;
                     }
                     let mut verdict = judge(rule, &context, doc);
                     // A message that names relations the conditions did not need.
                     if verdict.outcome == Outcome::Fail && rule.relations.any() && !with_relations {
-                        context.add_variable_as_val("rel", relations.of(resource, &wanted));
+                        context.add_variable_as_val("rel", relations.of(resource, &plan.reads.rel));
                         with_relations = true;
                         verdict.message = Some(message(rule, &context));
                     }
                     results.push(result(&rule.info, verdict));
                 }
-                for rule in &native {
+                for rule in &plan.native {
                     results.push(result(
                         rule.info(),
                         rule.evaluate(Subject::Resource(resource), &scope),
@@ -490,7 +484,7 @@ impl Engine {
             for rule in rules {
                 let rel = match resource {
                     Some(resource) if rule.relations.any() => {
-                        relations.of(resource, &rule.relations)
+                        relations.of(resource, &rule.reads.rel)
                     }
                     _ => Box::new(cel_map(std::iter::empty())),
                 };
@@ -536,6 +530,51 @@ impl Engine {
             }
         }
         results
+    }
+}
+
+/// The rules of one kind and type, and what they read.
+struct KindPlan<'e> {
+    kind: ResourceKind,
+    rules: Vec<&'e CelRule>,
+    native: Vec<&'e Arc<dyn Rule>>,
+    /// What the data rules read, together.
+    reads: Reads,
+    /// Whether the data rules read — in their conditions, messages or evidence — a field of the
+    /// document under which the kind has secrets: then they see the redacted document, else
+    /// the document itself, which is the same in every part they read.
+    reads_secrets: bool,
+}
+
+impl<'e> KindPlan<'e> {
+    /// `None` when no rule judges the kind.
+    fn new(engine: &'e Engine, kind: ResourceKind, rule_type: RuleType) -> Option<Self> {
+        let rules: Vec<&CelRule> = engine
+            .cel
+            .iter()
+            .filter(|r| r.info.rule_type == rule_type && r.info.kind == Some(kind))
+            .collect();
+        let native: Vec<&Arc<dyn Rule>> = engine
+            .native
+            .iter()
+            .filter(|r| r.info().rule_type == rule_type && r.info().kind == Some(kind))
+            .collect();
+        if rules.is_empty() && native.is_empty() {
+            return None;
+        }
+        let reads = rules.iter().fold(Reads::default(), |mut all, rule| {
+            all.union(&rule.reads);
+            all
+        });
+        // A secret's path starts with a field of the document (`stdOut`, `values[...]...`).
+        let top = |path: &str| path.split(['.', '[']).next().unwrap_or_default().to_owned();
+        let secret: Vec<String> = kind.meta().secret.iter().map(|path| top(path)).collect();
+        let reads_secrets = secret.iter().any(|field| reads.subject.member(field).is_some())
+            || rules
+                .iter()
+                .flat_map(|rule| &rule.evidence_paths)
+                .any(|path| secret.contains(&top(path)));
+        Some(Self { kind, rules, native, reads, reads_secrets })
     }
 }
 

@@ -78,8 +78,17 @@ pub(crate) fn root_context<'v>(
             })
         },
     );
-    let _ = context.add_function("days", |n: i64| chrono::Duration::days(n));
-    let _ = context.add_function("hours", |n: i64| chrono::Duration::hours(n));
+    // A count read from a document may be anything: out of range is an error, not a panic.
+    let _ = context.add_function("days", |n: i64| -> Result<chrono::Duration, ExecutionError> {
+        chrono::Duration::try_days(n).ok_or_else(|| {
+            ExecutionError::function_error("days", format!("{n} days is out of range"))
+        })
+    });
+    let _ = context.add_function("hours", |n: i64| -> Result<chrono::Duration, ExecutionError> {
+        chrono::Duration::try_hours(n).ok_or_else(|| {
+            ExecutionError::function_error("hours", format!("{n} hours is out of range"))
+        })
+    });
     let _ = context.add_function("lower", |text: Arc<String>| text.to_lowercase());
     let _ = context.add_function("cidr_prefix", |text: Arc<String>| cidr_prefix(&text));
     context.add_variable_from_value("now", Cel::Timestamp(now.fixed_offset()));

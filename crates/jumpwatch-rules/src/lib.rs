@@ -25,6 +25,7 @@
 
 pub mod audit;
 pub mod compliance;
+mod demand;
 pub mod engine;
 mod eval;
 pub mod finding;

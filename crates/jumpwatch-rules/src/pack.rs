@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
 
+use crate::demand::Reads;
 use crate::rule::{DEFAULT_OPEN_FOR, Outcome, References, RuleInfo, RuleType, Severity};
 
 /// What a rule is asked to judge, as JSON: a test case's input, or a document to try a rule on.
@@ -135,22 +136,6 @@ impl Relations {
             Self::All => true,
         }
     }
-
-    /// Whether `name` is read.
-    pub(crate) fn wants(&self, name: &str) -> bool {
-        match self {
-            Self::Some(names) => names.contains(name),
-            Self::All => true,
-        }
-    }
-
-    /// Both sets.
-    pub(crate) fn union(&self, other: &Self) -> Self {
-        match (self, other) {
-            (Self::Some(a), Self::Some(b)) => Self::Some(a.union(b).cloned().collect()),
-            _ => Self::All,
-        }
-    }
 }
 
 /// A piece of a message: text, or a placeholder's expression.
@@ -212,6 +197,9 @@ pub struct CelRule {
     pub(crate) conditions_read_relations: bool,
     /// The document paths the conditions read (`r.mfa.configured`), shown as evidence.
     pub(crate) evidence_paths: Vec<String>,
+    /// What its expressions read of `r` and `rel`, from their syntax trees: a state evaluation
+    /// converts only that much to CEL.
+    pub(crate) reads: Reads,
 }
 
 impl std::ops::Deref for CelRule {
@@ -439,6 +427,10 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
                 MessagePart::Text(_) => None,
             }))
             .collect();
+        let mut demand = Reads::default();
+        for expression in &expressions {
+            demand.add(expression.program.expression());
+        }
         let reads = |c: &Condition| c.program.references().has_variable("rel");
         let reads_relations = expressions.iter().any(|c| reads(c));
         // Which relations: the names read as `rel.<name>`; all of them when `rel` is read whole.
@@ -535,6 +527,7 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
             applies_reads_relations,
             conditions_read_relations,
             evidence_paths,
+            reads: demand,
         });
     }
     let mut ids = std::collections::BTreeSet::new();

@@ -13,6 +13,7 @@
 //!
 //! Lists are empty (and `parent`, `target`, `admin` missing) when the inventory has nothing.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use cel::common::types::CelList;
@@ -21,8 +22,8 @@ use jumpwatch_model::catalog::Api;
 use jumpwatch_model::{Inventory, PolicyBinding, Resource, ResourceId, ResourceKind, SystemId};
 use serde_json::Value;
 
-use crate::pack::Relations as Wanted;
-use crate::value::{cel_list, cel_map, cel_merged, cel_val};
+use crate::demand::Demand;
+use crate::value::{Shared, cel_map, cel_merged, cel_pruned, cel_val, shared_pruned};
 
 /// The documents rules see: secret paths replaced by their markers. A document of a kind with
 /// secret paths is copied and redacted the first time a rule reads it, not before.
@@ -61,18 +62,56 @@ impl<'a> Docs<'a> {
     }
 }
 
+/// A hasher for keys made of addresses (a resource's, a demand's): they are unique within an
+/// evaluation and need no defence against collisions, so one multiplication mixes them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type ByAddress<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<AddressHasher>>;
+
+/// The address of a value: an evaluation's key for it.
+fn address<T>(value: &T) -> usize {
+    std::ptr::from_ref(value) as usize
+}
+
 /// Indexes the relations that are not edges of the inventory: rows that name their device.
+/// Keeps the CEL values of the documents that relations share (a policy that applies to every
+/// device, a group of many users), converted once an evaluation for each demand.
 #[derive(Debug)]
 pub(crate) struct Relations<'a> {
     docs: &'a Docs<'a>,
-    /// (kind, system id) → the System Insights rows and policy statuses of a device.
-    by_system: HashMap<(ResourceKind, &'a str), Vec<&'a Resource>>,
+    /// System id → the System Insights rows and policy statuses of a device.
+    by_system: HashMap<&'a str, Vec<&'a Resource>>,
     /// Policy id → its statuses.
     statuses: HashMap<&'a ResourceId, Vec<&'a Resource>>,
     /// Lower-case email → the administrator.
     admins: HashMap<String, &'a Resource>,
     /// The System Insights kinds, with their table names (`alf` for `si_alf`).
     insights: Vec<(ResourceKind, &'static str)>,
+    /// (resource, demand) → its document's value. The demands outlive the evaluation.
+    converted: RefCell<ByAddress<(usize, usize), Shared<'a>>>,
+    /// (policy, demand, system group, policy group) → the policy's value as a device's policy.
+    policies: RefCell<ByAddress<[usize; 4], Shared<'a>>>,
 }
 
 fn is_insights(kind: ResourceKind) -> bool {
@@ -88,18 +127,18 @@ impl<'a> Relations<'a> {
             .filter(|k| is_insights(*k))
             .map(|k| (k, k.meta().name.trim_start_matches("si_")))
             .collect();
-        let mut by_system: HashMap<(ResourceKind, &'a str), Vec<&'a Resource>> = HashMap::new();
+        let mut by_system: HashMap<&'a str, Vec<&'a Resource>> = HashMap::new();
         for &(kind, _) in &insights {
             for row in inventory.resources(kind) {
                 if let Some(system) = row.doc.get("system_id").and_then(Value::as_str) {
-                    by_system.entry((kind, system)).or_default().push(row);
+                    by_system.entry(system).or_default().push(row);
                 }
             }
         }
         let mut statuses: HashMap<&'a ResourceId, Vec<&'a Resource>> = HashMap::new();
         for status in inventory.resources(ResourceKind::PolicyStatus) {
             if let Some(system) = status.doc.get("systemID").and_then(Value::as_str) {
-                by_system.entry((ResourceKind::PolicyStatus, system)).or_default().push(status);
+                by_system.entry(system).or_default().push(status);
             }
             if let Some(policy) = &status.parent {
                 statuses.entry(policy).or_default().push(status);
@@ -109,26 +148,79 @@ impl<'a> Relations<'a> {
             .resources(ResourceKind::Administrator)
             .filter_map(|a| Some((a.doc.get("email")?.as_str()?.to_lowercase(), a)))
             .collect();
-        Self { docs, by_system, statuses, admins, insights }
+        Self {
+            docs,
+            by_system,
+            statuses,
+            admins,
+            insights,
+            converted: RefCell::default(),
+            policies: RefCell::default(),
+        }
     }
 
     fn get(&self, kind: ResourceKind, id: &ResourceId) -> Option<&'a Resource> {
         self.docs.inventory().get(kind, id)
     }
 
-    fn list(&self, resources: impl IntoIterator<Item = &'a Resource>) -> Box<dyn Val + 'a> {
-        cel_list(resources.into_iter().map(|r| self.docs.doc(r)))
+    /// A resource's document as a CEL value, with what `demand` reads of it: converted once an
+    /// evaluation, then shared. (A whole user or device document is converted anew each time
+    /// rather than kept: there are many of them.)
+    pub(crate) fn doc(&self, resource: &'a Resource, demand: &'a Demand) -> Box<dyn Val + 'a> {
+        if matches!(demand, Demand::All)
+            && matches!(resource.kind, ResourceKind::User | ResourceKind::System)
+        {
+            return cel_val(self.docs.doc(resource));
+        }
+        let key = (address(resource), address(demand));
+        if let Some(found) = self.converted.borrow().get(&key) {
+            return found.boxed();
+        }
+        let value = shared_pruned(self.docs.doc(resource), demand);
+        let boxed = value.boxed();
+        self.converted.borrow_mut().insert(key, value);
+        boxed
     }
 
-    /// The `rel` value of a resource, with the relations `wanted` (the others are left out: a
-    /// user bound to 40 000 devices costs nothing to a rule that reads only its groups).
-    pub(crate) fn of(&self, resource: &'a Resource, wanted: &Wanted) -> Box<dyn Val + 'a> {
+    /// A list of documents shared with other subjects; `demand` is the list's.
+    fn list(
+        &self,
+        resources: impl IntoIterator<Item = &'a Resource>,
+        demand: &'a Demand,
+    ) -> Box<dyn Val + 'a> {
+        let each = demand.element();
+        let items: Vec<_> = resources.into_iter().map(|r| self.doc(r, each)).collect();
+        Box::new(Shared::new(CelList::from(items)))
+    }
+
+    /// A list of documents of this subject alone (its System Insights rows); `demand` is the
+    /// list's.
+    fn rows(
+        &self,
+        resources: impl IntoIterator<Item = &'a Resource>,
+        demand: &'a Demand,
+    ) -> Box<dyn Val + 'a> {
+        let each = demand.element();
+        let items: Vec<_> =
+            resources.into_iter().map(|r| cel_pruned(self.docs.doc(r), each)).collect();
+        Box::new(Shared::new(CelList::from(items)))
+    }
+
+    /// The rows of a kind that name a device.
+    fn rows_of(&self, system: &str, kind: ResourceKind) -> impl Iterator<Item = &'a Resource> {
+        self.by_system.get(system).into_iter().flatten().copied().filter(move |r| r.kind == kind)
+    }
+
+    /// The `rel` value of a resource, with what `demand` reads of it (the relations it does not
+    /// name are left out: a user bound to 40 000 devices costs nothing to a rule that reads only
+    /// its groups; and of each document, only the fields read).
+    pub(crate) fn of(&self, resource: &Resource, demand: &'a Demand) -> Box<dyn Val + 'a> {
         let inventory = self.docs.inventory();
         let id = &resource.id;
         let mut entries: Vec<(&'a str, Box<dyn Val + 'a>)> = Vec::new();
-        let mut add = |name: &'a str, make: &dyn Fn() -> Option<Box<dyn Val + 'a>>| {
-            if wanted.wants(name)
-                && let Some(value) = make()
+        let mut add = |name: &'a str, make: &dyn Fn(&'a Demand) -> Option<Box<dyn Val + 'a>>| {
+            if let Some(wanted) = demand.member(name)
+                && let Some(value) = make(wanted)
             {
                 entries.push((name, value));
             }
@@ -140,122 +232,122 @@ impl<'a> Relations<'a> {
                         .edges_to(ResourceKind::UserGroupMember, id)
                         .filter_map(|e| self.get(ResourceKind::UserGroup, e.from))
                 };
-                add("groups", &|| Some(self.list(groups())));
-                add("applications", &|| {
+                add("groups", &|d| Some(self.list(groups(), d)));
+                add("applications", &|d| {
                     let applications = groups().flat_map(|g| {
                         inventory
                             .edges_to(ResourceKind::ApplicationUserGroupBinding, &g.id)
                             .filter_map(|e| self.get(ResourceKind::Application, e.from))
                     });
-                    Some(self.list(dedupe(applications)))
+                    Some(self.list(dedupe(applications), d))
                 });
                 let bindings = || inventory.edges_to(ResourceKind::SystemUserBinding, id);
-                add("systems", &|| {
+                add("systems", &|d| {
                     Some(
                         self.list(
                             bindings().filter_map(|e| self.get(ResourceKind::System, e.from)),
+                            d,
                         ),
                     )
                 });
-                add("bindings", &|| {
+                add("bindings", &|d| {
                     Some(self.edges(
                         &bindings().collect::<Vec<_>>(),
                         "system",
                         ResourceKind::System,
                         true,
+                        d,
                     ))
                 });
-                add("admin", &|| {
+                add("admin", &|d| {
                     let email = resource.doc.get("email").and_then(Value::as_str)?;
                     let admin = self.admins.get(&email.to_lowercase())?;
-                    Some(cel_val(self.docs.doc(admin)))
+                    Some(self.doc(admin, d))
                 });
             }
             ResourceKind::System => {
                 let bindings = || inventory.edges_from(ResourceKind::SystemUserBinding, id);
-                add("users", &|| {
-                    Some(self.list(bindings().filter_map(|e| self.get(ResourceKind::User, e.to))))
+                add("users", &|d| {
+                    Some(
+                        self.list(bindings().filter_map(|e| self.get(ResourceKind::User, e.to)), d),
+                    )
                 });
-                add("bindings", &|| {
+                add("bindings", &|d| {
                     Some(self.edges(
                         &bindings().collect::<Vec<_>>(),
                         "user",
                         ResourceKind::User,
                         false,
+                        d,
                     ))
                 });
-                add("groups", &|| {
+                add("groups", &|d| {
                     let groups = inventory
                         .edges_to(ResourceKind::SystemGroupMember, id)
                         .filter_map(|e| self.get(ResourceKind::SystemGroup, e.from));
-                    Some(self.list(groups))
+                    Some(self.list(groups, d))
                 });
                 let system = resource.id.as_str();
-                add("policies", &|| {
+                add("policies", &|d| {
+                    let d = d.element();
                     let policies: Vec<Box<dyn Val + 'a>> = self
                         .policies_of_system(id)
                         .into_iter()
-                        .map(|(policy, via)| {
-                            let extra = [
-                                ("via_group", via.via_system_group),
-                                ("via_policy_group", via.via_policy_group),
-                            ]
-                            .into_iter()
-                            .filter_map(|(key, group)| Some((key, cel_val_str(group?.as_str()))))
-                            .collect();
-                            cel_merged(self.docs.doc(policy), extra)
-                        })
+                        .map(|(policy, via)| self.policy(policy, &via, d))
                         .collect();
-                    Some(Box::new(CelList::from(policies)))
+                    Some(Box::new(Shared::new(CelList::from(policies))))
                 });
-                add("policy_statuses", &|| {
+                add("policy_statuses", &|d| {
+                    let d = d.element();
                     let statuses: Vec<Box<dyn Val + 'a>> = self
-                        .by_system
-                        .get(&(ResourceKind::PolicyStatus, system))
-                        .into_iter()
-                        .flatten()
+                        .rows_of(system, ResourceKind::PolicyStatus)
                         .map(|status| {
-                            let policy = status
-                                .parent
-                                .as_ref()
-                                .and_then(|p| self.get(ResourceKind::Policy, p))
-                                .map(|p| ("policy", cel_val(self.docs.doc(p))));
-                            cel_merged(self.docs.doc(status), policy.into_iter().collect())
+                            let policy = d.member("policy").and_then(|wanted| {
+                                let policy = status
+                                    .parent
+                                    .as_ref()
+                                    .and_then(|p| self.get(ResourceKind::Policy, p))?;
+                                Some(("policy", self.doc(policy, wanted)))
+                            });
+                            Box::new(cel_merged(
+                                self.docs.doc(status),
+                                d,
+                                policy.into_iter().collect(),
+                            )) as Box<dyn Val + 'a>
                         })
                         .collect();
-                    Some(Box::new(CelList::from(statuses)))
+                    Some(Box::new(Shared::new(CelList::from(statuses))))
                 });
-                add("insights", &|| {
-                    let tables = self.insights.iter().map(|&(kind, table)| {
-                        let rows =
-                            self.by_system.get(&(kind, system)).into_iter().flatten().copied();
-                        (table, self.list(rows))
+                add("insights", &|d| {
+                    let tables = self.insights.iter().filter_map(|&(kind, table)| {
+                        let wanted = d.member(table)?;
+                        Some((table, self.rows(self.rows_of(system, kind), wanted)))
                     });
-                    Some(Box::new(cel_map(tables)))
+                    Some(Box::new(Shared::new(cel_map(tables))))
                 });
             }
             ResourceKind::UserGroup => {
-                add("members", &|| {
+                add("members", &|d| {
                     let members = inventory
                         .edges_from(ResourceKind::UserGroupMember, id)
                         .filter_map(|e| self.get(ResourceKind::User, e.to));
-                    Some(self.list(members))
+                    Some(self.list(members, d))
                 });
-                add("applications", &|| {
+                add("applications", &|d| {
                     let applications = inventory
                         .edges_to(ResourceKind::ApplicationUserGroupBinding, id)
                         .filter_map(|e| self.get(ResourceKind::Application, e.from));
-                    Some(self.list(applications))
+                    Some(self.list(applications, d))
                 });
             }
             ResourceKind::SystemGroup => {
-                add("members", &|| {
+                add("members", &|d| {
                     let members = inventory
                         .edges_from(ResourceKind::SystemGroupMember, id)
                         .filter_map(|e| self.get(ResourceKind::System, e.to));
-                    Some(self.list(members))
+                    Some(self.list(members, d))
                 });
-                add("policies", &|| {
+                add("policies", &|d| {
                     // Bound to the group, or members of a policy group bound to it.
                     let direct = inventory
                         .edges_to(ResourceKind::PolicySystemGroupBinding, id)
@@ -267,27 +359,27 @@ impl<'a> Relations<'a> {
                     let policies = direct
                         .chain(through_policy_groups)
                         .filter_map(|p| self.get(ResourceKind::Policy, p));
-                    Some(self.list(dedupe(policies)))
+                    Some(self.list(dedupe(policies), d))
                 });
             }
             ResourceKind::Policy => {
-                add("systems", &|| {
+                add("systems", &|d| {
                     let systems = inventory
                         .systems_of_policy_reached(&jumpwatch_model::PolicyId::from(id.clone()))
                         .into_iter()
                         .filter_map(|s| self.get(ResourceKind::System, s));
-                    Some(self.list(systems))
+                    Some(self.list(systems, d))
                 });
-                add("statuses", &|| {
-                    Some(self.list(self.statuses.get(id).into_iter().flatten().copied()))
+                add("statuses", &|d| {
+                    Some(self.rows(self.statuses.get(id).into_iter().flatten().copied(), d))
                 });
             }
             ResourceKind::Application => {
-                add("groups", &|| {
+                add("groups", &|d| {
                     let groups = inventory
                         .edges_from(ResourceKind::ApplicationUserGroupBinding, id)
                         .filter_map(|e| self.get(ResourceKind::UserGroup, e.to));
-                    Some(self.list(groups))
+                    Some(self.list(groups, d))
                 });
             }
             ResourceKind::Organization => {
@@ -297,40 +389,82 @@ impl<'a> Relations<'a> {
                     ("policies", ResourceKind::Policy),
                     ("ip_lists", ResourceKind::IpList),
                 ] {
-                    add(name, &|| Some(self.list(inventory.resources(kind))));
+                    add(name, &|d| Some(self.list(inventory.resources(kind), d)));
                 }
             }
             _ => {}
         }
         let meta = resource.kind.meta();
-        add("parent", &|| {
+        add("parent", &|d| {
             let parent = self.get(meta.parent?.kind, resource.parent.as_ref()?)?;
-            Some(cel_val(self.docs.doc(parent)))
+            Some(self.doc(parent, d))
         });
-        add("target", &|| {
+        add("target", &|d| {
             let target = self.get(meta.relation?.to, &resource.target()?)?;
-            Some(cel_val(self.docs.doc(target)))
+            Some(self.doc(target, d))
         });
-        Box::new(cel_map(entries))
+        Box::new(Shared::new(cel_map(entries)))
     }
 
-    /// Binding documents with the resource at their other end under `key`.
+    /// A policy as a device's relation: its document, with the system group (`via_group`) and
+    /// policy group (`via_policy_group`) it comes through.
+    fn policy(
+        &self,
+        policy: &'a Resource,
+        via: &PolicyBinding<'a>,
+        demand: &'a Demand,
+    ) -> Box<dyn Val + 'a> {
+        let vias =
+            [("via_group", via.via_system_group), ("via_policy_group", via.via_policy_group)];
+        if vias.iter().all(|(key, group)| group.is_none() || demand.member(key).is_none()) {
+            return self.doc(policy, demand);
+        }
+        let key = [
+            address(policy),
+            address(demand),
+            via.via_system_group.map_or(0, address),
+            via.via_policy_group.map_or(0, address),
+        ];
+        if let Some(found) = self.policies.borrow().get(&key) {
+            return found.boxed();
+        }
+        let extra = vias
+            .into_iter()
+            .filter_map(|(key, group)| Some((key, cel_val_str(group?.as_str()))))
+            .collect();
+        let value = cel_merged(self.docs.doc(policy), demand, extra);
+        let boxed = value.boxed();
+        self.policies.borrow_mut().insert(key, value);
+        boxed
+    }
+
+    /// Binding documents with the resource at their other end under `key`; `demand` is the
+    /// list's.
     fn edges(
         &self,
         edges: &[jumpwatch_model::Edge<'a>],
         key: &'static str,
         kind: ResourceKind,
         from: bool,
+        demand: &'a Demand,
     ) -> Box<dyn Val + 'a> {
+        let demand = demand.element();
+        let other_demand = demand.member(key);
         let items: Vec<Box<dyn Val + 'a>> = edges
             .iter()
             .map(|edge| {
-                let other = self.get(kind, if from { edge.from } else { edge.to });
-                let extra = other.map(|o| (key, cel_val(self.docs.doc(o)))).into_iter().collect();
-                cel_merged(self.docs.doc(edge.resource), extra)
+                let extra = other_demand
+                    .and_then(|wanted| {
+                        let other = self.get(kind, if from { edge.from } else { edge.to })?;
+                        Some((key, self.doc(other, wanted)))
+                    })
+                    .into_iter()
+                    .collect();
+                Box::new(cel_merged(self.docs.doc(edge.resource), demand, extra))
+                    as Box<dyn Val + 'a>
             })
             .collect();
-        Box::new(CelList::from(items))
+        Box::new(Shared::new(CelList::from(items)))
     }
 
     /// The policies that apply to a system, once each, with the way they come through

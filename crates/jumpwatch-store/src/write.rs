@@ -18,6 +18,15 @@ fn parse(kind: &str, id: &str, text: &str) -> Result<Value, Error> {
     })
 }
 
+/// `doc_hash`: the first 32 hexadecimal digits of the BLAKE3 hash of the stored (redacted)
+/// document's JSON text, hashed as it is serialized rather than from a string.
+fn doc_hash(doc: &Value) -> String {
+    let mut hasher = blake3::Hasher::new();
+    // Writing into a hasher cannot fail, and a `Value` always serializes.
+    let _ = serde_json::to_writer(&mut hasher, doc);
+    hasher.finalize().to_hex()[..32].to_owned()
+}
+
 /// A resource as stored, for the comparison with a new snapshot.
 struct Stored {
     hash: String,
@@ -41,11 +50,17 @@ impl SqliteStore {
         )?;
         let mut rows = resources.query([tenant.as_str()])?;
         while let Some(row) = rows.next()? {
-            let (kind, id, parent, doc, hash): (String, String, Option<String>, String, String) =
-                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+            let (kind, id, parent, hash): (String, String, Option<String>, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?);
             // A kind this build no longer knows is left alone.
             let Ok(kind_value) = kind.parse::<ResourceKind>() else { continue };
-            let doc = parse(&kind, &id, &doc)?;
+            // Parsed from SQLite's own buffer, not a copy of it.
+            let text = row.get_ref(3)?.as_str().map_err(|e| Error::Corrupt {
+                kind: kind.clone(),
+                id: id.clone(),
+                message: e.to_string(),
+            })?;
+            let doc = parse(&kind, &id, text)?;
             let parent = parent.and_then(|p| ResourceId::new(p).ok());
             let resource = match parent {
                 Some(parent) => Resource::from_child_doc(kind_value, parent, doc),
@@ -163,10 +178,16 @@ impl SqliteStore {
             let id = resource.id.as_str();
             seen.insert(id.to_owned());
             let hash = commit.snapshot.hash_or_compute(resource).to_hex();
-            let mut doc = resource.doc.clone();
-            normalizer.redact(&mut doc);
-            let doc = doc.to_string();
-            let doc_hash = blake3::hash(doc.as_bytes()).to_hex()[..32].to_owned();
+            // Most documents are as stored: their text is hashed as it is written out, and made
+            // into a string only when it has to be stored. A kind with secret paths is copied
+            // and redacted first.
+            let redacted = (!kind.meta().secret.is_empty()).then(|| {
+                let mut doc = resource.doc.clone();
+                normalizer.redact(&mut doc);
+                doc
+            });
+            let doc = redacted.as_ref().unwrap_or(&resource.doc);
+            let doc_hash = doc_hash(doc);
             let parent = resource.parent.as_ref().map(ResourceId::as_str);
             match stored.get(id) {
                 // Exactly as stored: nothing to write (the kind's poll records when it was seen).
@@ -179,9 +200,10 @@ impl SqliteStore {
                     tx.prepare_cached(
                         "UPDATE resources SET doc = ?4, doc_hash = ?5, name = ?6, last_seen = ?7 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
                     )?
-                    .execute(params![tenant, name, id, doc, doc_hash, resource.name, at])?;
+                    .execute(params![tenant, name, id, doc.to_string(), doc_hash, resource.name, at])?;
                 }
                 existing => {
+                    let doc = doc.to_string();
                     let version = existing.map_or(1, |old| old.version + 1);
                     tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
                         .execute(params![tenant, name, id, at])?;

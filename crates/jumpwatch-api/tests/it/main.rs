@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
 mod events;
+mod fuzz;
 mod http;
 mod paging;
 mod secrets;

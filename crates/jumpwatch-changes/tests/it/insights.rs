@@ -119,3 +119,40 @@ async fn a_restarted_poller_reads_on_from_the_stored_cursor() {
         .collect();
     assert_eq!(stored.len(), first_events + second_events.len(), "every event committed once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_stamped_by_a_clock_ahead_of_ours_is_attributed_and_stored_once() {
+    use jumpwatch_changes::Attribution;
+    use jumpwatch_sim::Mutation;
+    let sim = Simulator::builder().seed(35).start().await.unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let tenant = TenantId::new("t").unwrap();
+    let poller = Poller::new(
+        Collector::new(client(&sim)).kinds([ResourceKind::User]),
+        Arc::clone(&store),
+        tenant,
+    )
+    .insights(EventPolicy::default());
+    poller.poll_once().await.unwrap();
+    // JumpCloud's clock three minutes ahead of ours: its events are stamped after our now.
+    sim.advance_clock(Duration::from_secs(180));
+    let user =
+        sim.tenant(0).unwrap().inventory().resources(ResourceKind::User).next().unwrap().id.clone();
+    sim.apply_as(
+        "skewed.admin@example.com",
+        [Mutation::update(ResourceKind::User, user).set("department", serde_json::json!("Ahead"))],
+    )
+    .unwrap();
+    let polled = poller.poll_once().await.unwrap();
+    let change = &polled.events[0];
+    assert!(
+        matches!(change.attribution, Attribution::Attributed { .. }),
+        "{:?}",
+        change.attribution
+    );
+    let read = polled.insights.unwrap().events.len();
+    assert!(read >= 1);
+    // The next read sees the future-stamped event again: it is not stored twice.
+    let again = poller.poll_once().await.unwrap();
+    assert!(again.insights.unwrap().events.is_empty(), "an event read ahead is stored once");
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
 mod email;
+mod fuzz;
 mod jsonl;
 mod notifier;
 mod outbox;

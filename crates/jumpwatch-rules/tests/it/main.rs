@@ -4,6 +4,7 @@
 
 mod events;
 mod findings;
+mod fuzz;
 mod loading;
 mod output;
 mod pack;

@@ -8,6 +8,7 @@ mod dataset;
 mod determinism;
 mod faults;
 mod fixtures;
+mod fuzz;
 mod graph;
 mod handle;
 mod insights;

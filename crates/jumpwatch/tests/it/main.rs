@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
 mod config;
+mod fuzz;
 mod insights;
 mod monitor;
 mod notify;
