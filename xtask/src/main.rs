@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod codegen;
+mod crash;
 mod fixtures;
 mod soak;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench::run(&workspace_root(), rest),
         ["bench-run", rest @ ..] => bench::run_measured(&workspace_root(), rest),
         ["bench-poll", rest @ ..] => bench::run_child_poll(rest),
+        ["crash", rest @ ..] => crash::run(&workspace_root(), rest),
         ["soak", rest @ ..] => soak::run(&workspace_root(), rest),
         ["help" | "--help" | "-h"] | [] => {
             eprintln!("{USAGE}");

@@ -18,7 +18,8 @@
 //! - an update's actor is one of the administrators who changed that resource (**wrong actor**);
 //! - every outbox entry is delivered or a dead letter, and every change alert delivered reached
 //!   the webhook (**alerts lost**); alerts delivered more than once are counted;
-//! - neither the API key nor the webhook's signing secret is in the database file.
+//! - neither the API key nor the webhook's signing secret is in the database file, the
+//!   notifications, or the logs (every Jumpwatch crate at `trace`, written to a file).
 //!
 //! It prints the figures, writes a JSON report and fails on any loss, spurious change or leak.
 
@@ -155,6 +156,19 @@ fn soak(root: &Path, options: &Options) -> Result<Value> {
     let dir = root.join("target/soak");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let db = dir.join(format!("soak-{}.db", std::process::id()));
+    // Every log of Jumpwatch's crates at the most verbose level, to a file the secrets are
+    // looked for in (the simulator's own logs are not Jumpwatch's).
+    let log = dir.join(format!("soak-{}.log", std::process::id()));
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,jumpwatch_sim=off,hyper=debug,hyper_util=debug,h2=debug,rustls=debug",
+        ))
+        .with_writer(Mutex::new(log_file))
+        .with_ansi(false)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("installing the log: {e}"))?;
     let api_key = format!("soak-key-{:016x}", options.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let sim = Simulator::builder()
         .seed(options.seed)
@@ -256,13 +270,17 @@ fn soak(root: &Path, options: &Options) -> Result<Value> {
     let world = world.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let stored = store.load(&tenant)?.inventory;
     let now = sim.tenant(0).context("the simulator's tenant")?.inventory();
-    let figures = check(&db, &initial, &now, &stored, &world.made, &sink, &[&api_key, &signing])?;
+    let figures =
+        check(&db, &log, &initial, &now, &stored, &world.made, &sink, &[&api_key, &signing])?;
+    let log_bytes = std::fs::metadata(&log).map_or(0, |m| m.len());
+    let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(&db);
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let mut figures = figures;
     figures["minutes"] = json!(options.minutes);
+    figures["log_bytes_searched"] = json!(log_bytes);
     figures["seed"] = json!(options.seed);
     figures["polls"] = json!(polls.load(Ordering::Relaxed) + 2);
     figures["polls_with_incomplete_kinds"] = json!(incomplete.load(Ordering::Relaxed));
@@ -418,6 +436,7 @@ fn mutate(
 #[allow(clippy::too_many_arguments)]
 fn check(
     db: &Path,
+    log: &Path,
     initial: &Inventory,
     now: &Inventory,
     stored: &Inventory,
@@ -531,13 +550,16 @@ fn check(
     let same_id_duplicates: usize =
         received.values().map(|ids| ids.len() - ids.iter().collect::<BTreeSet<_>>().len()).sum();
 
-    // Secrets: not in the database file (nor its WAL).
+    // Secrets: not in the database file (nor its WAL), nor the logs.
     let mut secrets_found = Vec::new();
-    for suffix in ["", "-wal"] {
-        let path = format!("{}{suffix}", db.display());
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+    let places = [
+        format!("{}", db.display()),
+        format!("{}-wal", db.display()),
+        format!("{}", log.display()),
+    ];
+    for path in places {
         for secret in secrets {
-            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+            if file_contains(Path::new(&path), secret.as_bytes())? {
                 secrets_found.push(format!("a secret in {path}"));
             }
         }
@@ -574,4 +596,47 @@ fn check(
         "db_bytes": std::fs::metadata(db).map_or(0, |m| m.len()),
         "ratio_attributed": if events.is_empty() { 0.0 } else { round(attributed as f64 / events.len() as f64, 3) },
     }))
+}
+
+/// Whether a file (read a megabyte at a time: logs can be large) contains `needle`. A missing
+/// file contains nothing.
+fn file_contains(path: &Path, needle: &[u8]) -> Result<bool> {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else { return Ok(false) };
+    let mut window: Vec<u8> = Vec::with_capacity((1 << 20) + needle.len());
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut chunk).with_context(|| format!("reading {}", path.display()))?;
+        if read == 0 {
+            return Ok(false);
+        }
+        window.extend_from_slice(&chunk[..read]);
+        if window.windows(needle.len()).any(|w| w == needle) {
+            return Ok(true);
+        }
+        // Keep the tail, in case the needle spans two chunks.
+        let keep = needle.len().saturating_sub(1).min(window.len());
+        window.drain(..window.len() - keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_found_across_the_chunks_of_a_file() -> Result<()> {
+        let path = std::env::temp_dir().join(format!("soak-contains-{}", std::process::id()));
+        let mut bytes = vec![b'.'; (1 << 20) - 3];
+        bytes.extend_from_slice(b"SECRET-42");
+        std::fs::write(&path, &bytes)?;
+        assert!(file_contains(&path, b"SECRET-42")?);
+        assert!(!file_contains(&path, b"SECRET-43")?);
+        assert!(!file_contains(&path.with_extension("missing"), b"x")?);
+        std::fs::remove_file(&path)?;
+        let options = Options::parse(&["--minutes", "0.5", "--seed", "7", "--interval", "2s"])?;
+        assert_eq!((options.seed, options.interval), (7, Duration::from_secs(2)));
+        assert!(Options::parse(&["--minutes", "0"]).is_err());
+        Ok(())
+    }
 }

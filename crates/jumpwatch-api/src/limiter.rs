@@ -59,10 +59,11 @@ impl RateLimit {
 /// never in bursts — and each later 429 can only lower the pace, by half at most. A run of fewer
 /// than ten answers says too little and leaves the pace alone (the concurrency still halves), so
 /// a stray 429 does not slow the client down for long; 429s within a second of the last one
-/// answer requests sent before it and are not counted again. After a minute without a 429 in
-/// which the pace held requests back, it rises by a tenth, so a limit that was lifted is found
-/// again; a rise that overshoots costs one 429 and doubles the wait before the next rise (up to a
-/// quarter of an hour).
+/// answer requests sent before it and are not counted again. After half a minute without a 429
+/// in which the pace held requests back, it rises by a quarter, so a limit that was lifted (or a
+/// stray 429 that was no limit at all) is left behind soon; a rise that overshoots costs one 429
+/// and doubles the wait before the next rise (up to a quarter of an hour), so a real limit is
+/// probed a handful of times an hour at most.
 #[derive(Debug)]
 pub(crate) struct LearnedRate {
     state: Mutex<Learned>,
@@ -91,7 +92,7 @@ struct Learned {
 /// The bucket a server limit is assumed to hold, and the pause after which it is full again.
 const BUCKET: Duration = Duration::from_secs(1);
 /// The time without a 429 after which the pace rises first, and at most.
-const RAISE_AFTER: Duration = Duration::from_secs(60);
+const RAISE_AFTER: Duration = Duration::from_secs(30);
 const MAX_RAISE_AFTER: Duration = Duration::from_secs(15 * 60);
 /// The fewest answers a run needs to say what the server's rate is.
 const MIN_RUN: u64 = 10;
@@ -128,7 +129,7 @@ impl LearnedRate {
             let Some(mut rate) = state.rate else { return Duration::ZERO };
             let now = tokio::time::Instant::now();
             if state.binding && now.duration_since(state.changed) >= state.raise_after {
-                rate *= 1.1;
+                rate *= 1.25;
                 state.rate = Some(rate);
                 state.changed = now;
                 state.raised = true;
@@ -349,7 +350,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_pace_is_raised_after_a_quiet_minute() {
+    async fn the_pace_rises_after_a_quiet_half_minute_and_backs_off_after_an_overshoot() {
         let learned = LearnedRate::new();
         // 20 answers at once, then a 429: a bucket of 20 a second.
         for _ in 0..20 {
@@ -361,15 +362,33 @@ mod tests {
         learned.on_throttled();
         assert_eq!(learned.rate(), Some(19.0));
         // Not while the pace holds nothing back.
-        tokio::time::sleep(Duration::from_secs(61)).await;
+        tokio::time::sleep(Duration::from_secs(31)).await;
         learned.until_ready().await;
         assert_eq!(learned.rate(), Some(19.0));
-        // Held back (two requests at once), then a quiet minute: a tenth more.
+        // Held back (two requests at once), then a quiet half minute: a quarter more.
         learned.until_ready().await;
-        tokio::time::sleep(Duration::from_secs(61)).await;
+        tokio::time::sleep(Duration::from_secs(31)).await;
         learned.until_ready().await;
         let raised = learned.rate().unwrap();
-        assert!((raised - 20.9).abs() < 1e-9, "{raised}");
+        assert!((raised - 23.75).abs() < 1e-9, "{raised}");
+        // The rise overshot: a 429 after a second of 20 answers brings it back down...
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for _ in 0..40 {
+            learned.on_success();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        learned.on_throttled();
+        let lowered = learned.rate().unwrap();
+        assert!(lowered < raised, "{lowered}");
+        // ...and the next rise waits twice as long.
+        learned.until_ready().await;
+        learned.until_ready().await;
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        learned.until_ready().await;
+        assert_eq!(learned.rate(), Some(lowered));
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        learned.until_ready().await;
+        assert!(learned.rate().unwrap() > lowered);
     }
 
     #[tokio::test(start_paused = true)]

@@ -94,6 +94,10 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// When it first failed.
     pub first_seen: DateTime<Utc>,
+    /// When its current episode began (or its last, once resolved): `first_seen`, or when it
+    /// last reopened. An episode's alerts, firing and resolved, start here, so a reopened
+    /// finding is notified again.
+    pub opened_at: DateTime<Utc>,
     /// When it last failed.
     pub last_seen: DateTime<Utc>,
     /// When it was resolved (while it is).
@@ -250,6 +254,7 @@ pub fn reconcile(
                             finding.state = FindingState::Open;
                             finding.resolved_at = None;
                             finding.reopened += 1;
+                            finding.opened_at = now;
                             moves.push((
                                 print,
                                 Some(FindingState::Resolved),
@@ -276,6 +281,7 @@ pub fn reconcile(
                                 message: result.message.clone(),
                                 evidence: result.evidence.clone(),
                                 first_seen: now,
+                                opened_at: now,
                                 last_seen: now,
                                 resolved_at: None,
                                 reopened: 0,

@@ -14,12 +14,13 @@ use crate::{Error, SqliteStore, now_text};
 /// Writes an audit's findings (whole rows) and transitions.
 pub(crate) fn write_audit(tx: &Transaction<'_>, audit: &AuditCommit) -> Result<(), Error> {
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO findings (fingerprint, tenant, rule, rule_type, severity, kind, resource_id, name, state, message, evidence, first_seen, last_seen, resolved_at, reopened, suppression)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+        "INSERT INTO findings (fingerprint, tenant, rule, rule_type, severity, kind, resource_id, name, state, message, evidence, first_seen, last_seen, resolved_at, reopened, suppression, opened_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT (fingerprint) DO UPDATE SET severity = excluded.severity, name = excluded.name,
            state = excluded.state, message = excluded.message, evidence = excluded.evidence,
            last_seen = excluded.last_seen, resolved_at = excluded.resolved_at,
-           reopened = excluded.reopened, suppression = excluded.suppression",
+           reopened = excluded.reopened, suppression = excluded.suppression,
+           opened_at = excluded.opened_at",
     )?;
     for f in &audit.findings {
         upsert.execute(params![
@@ -39,6 +40,7 @@ pub(crate) fn write_audit(tx: &Transaction<'_>, audit: &AuditCommit) -> Result<(
             f.resolved_at.map(now_text),
             f.reopened,
             f.suppression,
+            now_text(f.opened_at),
         ])?;
     }
     let mut insert = tx.prepare_cached(
@@ -79,6 +81,7 @@ fn finding_of(row: &Row<'_>) -> Result<Finding, Error> {
         "message": row.get::<_, Option<String>>(9)?,
         "evidence": evidence,
         "first_seen": row.get::<_, String>(11)?,
+        "opened_at": row.get::<_, String>(16)?,
         "last_seen": row.get::<_, String>(12)?,
         "resolved_at": row.get::<_, Option<String>>(13)?,
         "reopened": row.get::<_, u32>(14)?,
@@ -107,7 +110,8 @@ impl SqliteStore {
     pub fn load_findings(&self, tenant: &TenantId) -> Result<Vec<Finding>, Error> {
         let db = self.writer()?;
         let mut statement = db.prepare_cached(
-            "SELECT fingerprint, tenant, rule, rule_type, severity, kind, resource_id, name, state, message, evidence, first_seen, last_seen, resolved_at, reopened, suppression
+            "SELECT fingerprint, tenant, rule, rule_type, severity, kind, resource_id, name, state, message, evidence, first_seen, last_seen, resolved_at, reopened, suppression,
+                    COALESCE(opened_at, first_seen)
              FROM findings WHERE tenant = ?1 ORDER BY rule, resource_id",
         )?;
         let mut rows = statement.query([tenant.as_str()])?;

@@ -235,6 +235,10 @@ const MIGRATIONS: &[&str] = &[
            initiator_email, resource_type, resource_id, resource_name, success, client_ip, raw
     FROM audit_events;
     ",
+    // 6: the start of a finding's current episode (a reopened finding is notified again).
+    "
+    ALTER TABLE findings ADD COLUMN opened_at TEXT;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -62,7 +62,8 @@ pub fn finding_alert(
         Status::Firing,
         finding.severity,
         format!("{title}: {subject}"),
-        finding.first_seen,
+        // The episode's start: a reopened finding's alerts are new alerts, not the first ones.
+        finding.opened_at,
     )
     .summary(summary)
     .label("tenant", finding.tenant.as_str())
@@ -80,6 +81,7 @@ pub fn finding_alert(
         "message": finding.message,
         "evidence": finding.evidence,
         "first_seen": finding.first_seen,
+        "opened_at": finding.opened_at,
         "last_seen": finding.last_seen,
         "reopened": finding.reopened,
         "transition": transition.reason.as_str(),

@@ -286,3 +286,61 @@ fn an_unreadable_audit_log_fires_and_a_gap_is_a_notice() {
     assert_eq!(after[0].status, Status::Resolved, "the read works again");
     assert_eq!((after[1].kind, after[1].label_value("check")), (AlertKind::Notice, "events_gap"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finding_that_reopens_is_notified_again_and_so_is_its_second_resolution() {
+    use jumpwatch::model::ResourceKind;
+    use jumpwatch_sim::Mutation;
+    let sim = Simulator::builder().seed(12).start().await.unwrap();
+    let client = Client::builder()
+        .api_key(SecretString::from(sim.api_key().to_owned()))
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let sink = WebhookSink::start(Some(SigningSecret::parse(SECRET).unwrap())).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("jumpwatch-reopen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(SqliteStore::open(dir.join("store.db")).unwrap());
+    let monitor = Monitor::builder()
+        .sqlite_store(Arc::clone(&store), Duration::from_secs(86_400))
+        .tenant("acme", client)
+        .unwrap()
+        .rules(Arc::new(Engine::builtin().unwrap()))
+        .notify(notify_config(&sink, "token"))
+        .build()
+        .unwrap();
+    poll(&monitor).await;
+    // A user without MFA, made an administrator of every device and back, three times.
+    let user = sim
+        .tenant(0)
+        .unwrap()
+        .resources(ResourceKind::User)
+        .into_iter()
+        .find(|u| u.doc["mfa"]["configured"] != true && u.doc["sudo"] != true)
+        .unwrap()
+        .id;
+    let mut fingerprint = None;
+    for (round, sudo) in [true, false, true, false].into_iter().enumerate() {
+        sim.apply([Mutation::update(ResourceKind::User, user.clone()).set("sudo", sudo.into())])
+            .unwrap();
+        let polled = poll(&monitor).await;
+        monitor.drain(Duration::from_secs(30)).await.unwrap().unwrap();
+        if round == 0 {
+            let opened = polled
+                .alerts
+                .iter()
+                .find(|a| {
+                    a.kind == AlertKind::Finding
+                        && a.severity >= jumpwatch::rules::Severity::High
+                        && a.label_value("resource_id") == user.as_str()
+                })
+                .expect("granting sudo without MFA opens a high finding");
+            fingerprint = Some(opened.fingerprint.clone());
+        }
+    }
+    let fingerprint = fingerprint.unwrap();
+    let counts = delivered(&sink);
+    assert_eq!(counts.get(&(fingerprint.clone(), "firing".to_owned())), Some(&2), "{counts:?}");
+    assert_eq!(counts.get(&(fingerprint, "resolved".to_owned())), Some(&2), "{counts:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
