@@ -159,6 +159,17 @@ pub fn attribute(changes: &mut [ChangeEvent], events: &[DirectoryEvent]) {
         if matching.is_empty() {
             matching = events.iter().filter(|e| derives(e, change)).collect();
         }
+        // A relation: an event that names both its ends (the association itself) says more
+        // than one that names only the parent (an edit of the group, say).
+        if let (Some(_), Some((_, target))) =
+            (&change.parent, change.resource_id.as_str().split_once(':'))
+        {
+            let both: Vec<&DirectoryEvent> =
+                matching.iter().copied().filter(|e| subjects(e).contains(&target)).collect();
+            if !both.is_empty() {
+                matching = both;
+            }
+        }
         let same_op: Vec<&DirectoryEvent> = matching
             .iter()
             .copied()
@@ -251,5 +262,29 @@ mod tests {
         assert_eq!(changes[0].attribution, Attribution::Attributed { events: vec!["e1".into()] });
         assert_eq!(changes[0].actor.as_ref().unwrap().email.as_deref(), Some("keiko@example.com"));
         assert_eq!(changes[1].attribution, Attribution::Unattributed);
+    }
+
+    #[test]
+    fn a_membership_removed_is_the_association_s_not_a_later_edit_of_the_group() {
+        let removed = DirectoryEvent::from_raw(json!({
+            "id": "e1", "event_type": "association_change", "success": true, "timestamp": "2026-12-05T01:23:03Z",
+            "association": {"op": "remove", "connection": {"from": {"object_id": "g1", "type": "user_group"}, "to": {"object_id": "u1", "type": "user"}}},
+            "initiated_by": {"email": "kofi@example.com", "type": "admin", "id": "a1"},
+        }));
+        let edited = DirectoryEvent::from_raw(json!({
+            "id": "e2", "event_type": "usergroup_update", "success": true, "timestamp": "2026-12-05T01:24:00Z",
+            "resource": {"id": "g1", "type": "user_group"},
+            "changes": [{"field": "description", "from": "a", "to": "b"}],
+            "initiated_by": {"email": "larry@example.com", "type": "admin", "id": "a2"},
+        }));
+        let mut changes = vec![change(
+            jumpwatch_model::ResourceKind::UserGroupMember,
+            "g1:u1",
+            Some("g1"),
+            ChangeOp::Deleted,
+        )];
+        attribute(&mut changes, &[removed, edited]);
+        assert_eq!(changes[0].actor.as_ref().unwrap().email.as_deref(), Some("kofi@example.com"));
+        assert_eq!(changes[0].attribution, Attribution::Attributed { events: vec!["e1".into()] });
     }
 }
