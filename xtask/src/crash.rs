@@ -155,13 +155,7 @@ pub(crate) fn run(root: &Path, args: &[&str]) -> Result<()> {
     }
     let report = crash(&options, &binary)?;
     print_table(&report);
-    let out = root.join(&options.out);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut text = serde_json::to_string_pretty(&report)?;
-    text.push('\n');
-    std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+    let out = crate::support::write_report(root, &options.out, &report)?;
     note(&format!("report written to {}", out.display()));
     if report["passed"] != true {
         bail!("the crash run found losses or corruption (seed {})", options.seed);
@@ -336,11 +330,7 @@ impl World {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .context("building the runtime")?;
+        let runtime = crate::support::runtime(1)?;
         let secret = SigningSecret::parse(SECRET).map_err(|e| anyhow::anyhow!("{e}"))?;
         let sink = runtime
             .block_on(WebhookSink::start(Some(secret)))

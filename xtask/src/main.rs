@@ -16,6 +16,7 @@ mod codegen;
 mod crash;
 mod fixtures;
 mod soak;
+mod support;
 
 const USAGE: &str = "usage: cargo xtask <command>
 

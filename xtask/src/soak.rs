@@ -138,12 +138,7 @@ pub(crate) fn run(root: &Path, args: &[&str]) -> Result<()> {
     let options = Options::parse(args)?;
     let report = soak(root, &options)?;
     print_summary(&report);
-    let out = root.join(&options.out);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&out, format!("{}\n", serde_json::to_string_pretty(&report)?))
-        .with_context(|| format!("writing {}", out.display()))?;
+    let out = crate::support::write_report(root, &options.out, &report)?;
     let bad = FAILURES
         .iter()
         .filter(|key| report["figures"][**key].as_u64().unwrap_or(1) > 0)
@@ -189,11 +184,7 @@ fn soak(root: &Path, options: &Options) -> Result<Value> {
         .api_key(api_key.clone())
         .spawn()
         .context("starting the simulator")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("building the runtime")?;
+    let runtime = crate::support::runtime(2)?;
     let signing = format!("whsec_{}", base64_of(options.seed));
     let sink = runtime.block_on(WebhookSink::start(Some(
         SigningSecret::parse(&signing).map_err(anyhow::Error::msg)?,
@@ -293,10 +284,7 @@ fn soak(root: &Path, options: &Options) -> Result<Value> {
         // Kept for a look: the store of a failed soak.
         figures["database"] = json!(db.display().to_string());
     } else {
-        let _ = std::fs::remove_file(&db);
-        for suffix in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
+        crate::support::remove_database(&db);
     }
     figures["minutes"] = json!(options.minutes);
     figures["log_bytes_searched"] = json!(log_bytes);

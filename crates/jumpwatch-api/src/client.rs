@@ -576,12 +576,14 @@ impl Client {
                     debug!(wait_ms = paced.as_millis() as u64, "pace learned from 429s");
                 }
                 inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+                let sent = tokio::time::Instant::now();
                 let result = inner.transport.send(request).await;
                 drop(permit);
-                Ok::<_, Error>(result)
+                Ok::<_, Error>((result, sent.elapsed()))
             }
             .instrument(span.clone())
             .await?;
+            let (outcome, round_trip) = outcome;
             let _entered = span.enter();
             // What to do: done, give up, or wait and try again.
             let (error, retry_after, retryable) = match outcome {
@@ -591,7 +593,7 @@ impl Client {
                     debug!(status, bytes = response.body().len(), "response");
                     if response.status().is_success() {
                         inner.concurrency.on_success();
-                        inner.learned.on_success();
+                        inner.learned.on_success(round_trip);
                         match decode(&response) {
                             Ok(value) => return Ok(value),
                             Err(error) => {
@@ -609,7 +611,7 @@ impl Client {
                         if status == 429 {
                             inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                             inner.concurrency.on_throttled();
-                            inner.learned.on_throttled();
+                            inner.learned.on_throttled(round_trip);
                         }
                         if status == 401 && inner.auth.is_bearer() && !refreshed_token {
                             // A token refused before its expiry: fetch a new one, once.

@@ -54,8 +54,10 @@ impl RateLimit {
 ///
 /// At a 429, the responses that succeeded since the current run of requests began (after the
 /// last 429, or after a pause of a second or more) are divided by that run's length plus one
-/// second (the bucket it started with): a client that got `S` answers in `t` seconds from a full
-/// bucket of `r` met `S = r + r·t`. From then on requests are spaced evenly at 95 % of that —
+/// second (the bucket it started with): a client that got `S` answers in `t` seconds (from its
+/// first request's departure) from a full bucket of `r` met `S = r + r·t`. The answers that arrive within one round trip after the 429
+/// were sent before it, and accepted: they are counted in too, as they come (raising the pace, never
+/// above that run's rate). From then on requests are spaced evenly at 95 % of that —
 /// never in bursts — and each later 429 can only lower the pace, by half at most. A run of fewer
 /// than ten answers says too little and leaves the pace alone (the concurrency still halves), so
 /// a stray 429 does not slow the client down for long; 429s within a second of the last one
@@ -87,6 +89,25 @@ struct Learned {
     binding: bool,
     /// The next free slot of the pace.
     next: tokio::time::Instant,
+    /// After a 429 that set the pace: until when answers still count for it, the run's start,
+    /// its answers, and when the 429 came.
+    counting: Option<Counting>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counting {
+    until: tokio::time::Instant,
+    start: tokio::time::Instant,
+    answers: u64,
+    at: tokio::time::Instant,
+}
+
+impl Counting {
+    /// The pace the run's answers give.
+    fn pace(&self) -> f64 {
+        let run = self.at.duration_since(self.start) + BUCKET;
+        (self.answers as f64 / run.as_secs_f64() * 0.95).max(1.0)
+    }
 }
 
 /// The bucket a server limit is assumed to hold, and the pause after which it is full again.
@@ -112,6 +133,7 @@ impl LearnedRate {
                 raise_after: RAISE_AFTER,
                 binding: false,
                 next: now,
+                counting: None,
             }),
         }
     }
@@ -147,15 +169,30 @@ impl LearnedRate {
         slot.saturating_duration_since(now)
     }
 
-    pub(crate) fn on_success(&self) {
+    /// An answer, `round_trip` after its request was sent.
+    pub(crate) fn on_success(&self, round_trip: Duration) {
         if let Ok(mut state) = self.state.lock() {
             let now = tokio::time::Instant::now();
+            // An answer to a request sent before the 429 that set the pace: part of that run.
+            match state.counting {
+                Some(mut counting) if now <= counting.until => {
+                    counting.answers += 1;
+                    state.counting = Some(counting);
+                    let pace = counting.pace();
+                    if state.rate.is_some_and(|rate| pace > rate) {
+                        state.rate = Some(pace);
+                    }
+                }
+                Some(_) => state.counting = None,
+                None => {}
+            }
             // After a pause the server's bucket is full again: a new run begins.
             let paused = |at: Option<tokio::time::Instant>| {
                 at.is_none_or(|at| now.duration_since(at) >= BUCKET)
             };
             if paused(state.last_success) && paused(state.throttled) {
-                state.run_start = now;
+                // The run began when its first request left, not when it was answered.
+                state.run_start = now.checked_sub(round_trip).unwrap_or(now);
                 state.run_successes = 0;
             }
             state.run_successes += 1;
@@ -165,7 +202,7 @@ impl LearnedRate {
 
     /// A 429: the pace becomes 95 % of the rate the run's successes show (at least one a second),
     /// and never rises on a 429.
-    pub(crate) fn on_throttled(&self) {
+    pub(crate) fn on_throttled(&self, round_trip: Duration) {
         if let Ok(mut state) = self.state.lock() {
             let now = tokio::time::Instant::now();
             if state.throttled.is_some_and(|at| now.duration_since(at) < BUCKET) {
@@ -173,8 +210,14 @@ impl LearnedRate {
             }
             state.throttled = Some(now);
             if state.run_successes >= MIN_RUN {
-                let run = now.duration_since(state.run_start) + BUCKET;
-                let measured = (state.run_successes as f64 / run.as_secs_f64() * 0.95).max(1.0);
+                let counting = Counting {
+                    until: now + round_trip,
+                    start: state.run_start,
+                    answers: state.run_successes,
+                    at: now,
+                };
+                let measured = counting.pace();
+                state.counting = Some(counting);
                 state.rate = Some(match state.rate {
                     Some(rate) => rate.min(measured.max(rate / 2.0)),
                     None => measured,
@@ -332,11 +375,11 @@ mod tests {
             // 25 ms a request, one in flight: 40 a second unchecked.
             tokio::time::sleep(Duration::from_millis(25)).await;
             if bucket.take() {
-                learned.on_success();
+                learned.on_success(Duration::ZERO);
                 ok += 1;
             } else {
                 throttled.push(start.elapsed());
-                learned.on_throttled();
+                learned.on_throttled(Duration::ZERO);
                 // Retry-After: 1.
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -354,12 +397,12 @@ mod tests {
         let learned = LearnedRate::new();
         // 20 answers at once, then a 429: a bucket of 20 a second.
         for _ in 0..20 {
-            learned.on_success();
+            learned.on_success(Duration::ZERO);
         }
-        learned.on_throttled();
+        learned.on_throttled(Duration::ZERO);
         assert_eq!(learned.rate(), Some(19.0));
         // The other requests in flight are throttled too: not counted again.
-        learned.on_throttled();
+        learned.on_throttled(Duration::ZERO);
         assert_eq!(learned.rate(), Some(19.0));
         // Not while the pace holds nothing back.
         tokio::time::sleep(Duration::from_secs(31)).await;
@@ -374,10 +417,10 @@ mod tests {
         // The rise overshot: a 429 after a second of 20 answers brings it back down...
         tokio::time::sleep(Duration::from_secs(1)).await;
         for _ in 0..40 {
-            learned.on_success();
+            learned.on_success(Duration::ZERO);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        learned.on_throttled();
+        learned.on_throttled(Duration::ZERO);
         let lowered = learned.rate().unwrap();
         assert!(lowered < raised, "{lowered}");
         // ...and the next rise waits twice as long.
@@ -392,12 +435,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn answers_within_a_round_trip_after_the_429_count_for_its_run() {
+        let learned = LearnedRate::new();
+        for _ in 0..16 {
+            learned.on_success(Duration::ZERO);
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        learned.on_throttled(Duration::from_millis(50));
+        let first = learned.rate().unwrap();
+        assert!((first - 16.0 / 1.15 * 0.95).abs() < 1e-9, "{first}");
+        // The four requests accepted before the bucket ran dry answer within the round trip.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for _ in 0..4 {
+            learned.on_success(Duration::ZERO);
+        }
+        let refined = learned.rate().unwrap();
+        assert!((refined - 20.0 / 1.15 * 0.95).abs() < 1e-9, "{refined}");
+        // Later answers are the paced run's, not that one's.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        learned.on_success(Duration::ZERO);
+        assert_eq!(learned.rate(), Some(refined));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_stray_429_early_in_a_run_leaves_the_pace_alone() {
         let learned = LearnedRate::new();
         for _ in 0..3 {
-            learned.on_success();
+            learned.on_success(Duration::ZERO);
         }
-        learned.on_throttled();
+        learned.on_throttled(Duration::ZERO);
         assert_eq!(learned.rate(), None);
         assert_eq!(learned.until_ready().await, Duration::ZERO);
     }

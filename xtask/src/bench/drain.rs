@@ -39,11 +39,7 @@ pub(crate) fn measure(
         .build()
         .context("building the runtime")?;
     let result = runtime.block_on(drain(&path, alerts, per_second));
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.clone().into_os_string();
-        file.push(suffix);
-        let _ = std::fs::remove_file(file);
-    }
+    crate::support::remove_database(&path);
     result
 }
 

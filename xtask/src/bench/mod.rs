@@ -188,13 +188,7 @@ pub(crate) fn run_measured(root: &Path, args: &[&str]) -> Result<()> {
     }
     let report = measure(&options, &|line| eprintln_note(line))?;
     print_table(&report);
-    let out = root.join(&options.out);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut text = serde_json::to_string_pretty(&report)?;
-    text.push('\n');
-    std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+    let out = crate::support::write_report(root, &options.out, &report)?;
     eprintln_note(&format!("report written to {}", out.display()));
     Ok(())
 }
@@ -252,11 +246,7 @@ pub(crate) fn measure(options: &Options, note: &dyn Fn(&str)) -> Result<Value> {
         .latency(options.latency)
         .spawn()
         .context("starting the simulator")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("building the runtime")?;
+    let runtime = crate::support::runtime(2)?;
     let t = seconds(options.latency);
 
     // 1. Jumpwatch's collection, with its defaults.

@@ -56,11 +56,7 @@ struct BenchDb(PathBuf);
 
 impl Drop for BenchDb {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
+        crate::support::remove_database(&self.0);
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use jumpwatch_api::{Client, SecretString};
 use jumpwatch_changes::Collector;
 use jumpwatch_model::{ResourceKind, TenantId};
@@ -40,11 +40,7 @@ pub(crate) fn measure(
         ResourceKind::ALL.iter().copied().filter(|k| k.meta().parent.is_none()).collect();
     note(&format!("listing the top-level kinds under a rate limit of {rate} requests a second"));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("building the runtime")?;
+    let runtime = crate::support::runtime(2)?;
     // The 429 counter, sampled: (time since the start, 429s so far).
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
