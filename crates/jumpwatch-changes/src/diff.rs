@@ -6,14 +6,17 @@
 //! catalog says: keyed arrays element by key (`attributes[name=sudo].value`), sets as members
 //! added and removed, other arrays by position. A change of type is one `Modified` at that node.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use jumpwatch_model::catalog::ArrayIdentity;
-use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
+use jumpwatch_model::{
+    ContentHash, Inventory, Normalizer, Resource, ResourceId, ResourceKind, TenantId,
+};
 use serde_json::{Map, Value};
 
 use crate::event::{ChangeEvent, ChangeOp, FieldChange, FieldOp, FieldPath, Segment};
+use crate::store::SnapshotIndex;
 
 /// The array identities of a kind, by the array's schema path (`attributes`, `a[].b`).
 #[derive(Debug, Clone, Default)]
@@ -304,62 +307,136 @@ pub fn diff_inventories(
     observed_at: DateTime<Utc>,
 ) -> Vec<ChangeEvent> {
     let mut events = Vec::new();
+    let empty = BTreeMap::new();
     for &kind in kinds {
-        let normalizer = Normalizer::for_kind(kind);
-        let rules = ArrayRules::for_kind(kind);
-        let empty = std::collections::BTreeMap::new();
-        let before = previous.kind(kind).unwrap_or(&empty);
-        let after = current.kind(kind).unwrap_or(&empty);
-        for (id, now) in after {
-            match before.get(id) {
-                None => events.push(event(
-                    current,
-                    now,
-                    ChangeOp::Created,
-                    observed_at,
-                    Vec::new(),
-                    None,
-                    Some(normalizer.normalize(&now.doc)),
-                )),
-                // The fast path: equal hashes (recorded ones when the inventories have them), no
-                // change.
-                Some(then) if previous.hash_or_compute(then) == current.hash_or_compute(now) => {}
-                Some(then) => {
-                    let (a, b) = (normalizer.normalize(&then.doc), normalizer.normalize(&now.doc));
-                    let changes = diff_documents(&a, &b, &rules);
-                    if !changes.is_empty() {
-                        events.push(event(
-                            current,
-                            now,
-                            ChangeOp::Updated,
-                            observed_at,
-                            changes,
-                            Some(a),
-                            Some(b),
-                        ));
-                    }
-                }
-            }
-        }
-        for (id, then) in before {
-            if !after.contains_key(id) {
-                events.push(event(
-                    current,
-                    then,
-                    ChangeOp::Deleted,
-                    observed_at,
-                    Vec::new(),
-                    Some(normalizer.normalize(&then.doc)),
-                    None,
-                ));
-            }
-        }
+        diff_kind(
+            kind,
+            previous.kind(kind).unwrap_or(&empty),
+            |then| Some(previous.hash_or_compute(then)),
+            |_, then| Some(then),
+            current,
+            observed_at,
+            &mut events,
+        );
     }
     events
 }
 
+/// The change events of one kind between the previous snapshot's index (the content hash of each
+/// resource, `None` when unknown) and a listing, reading only the previous documents of the
+/// resources whose hash moved or that are gone, from `documents`. A resource whose document is
+/// not there is skipped: give every document [`documents_needed`] names.
+#[must_use]
+pub fn diff_indexed(
+    kind: ResourceKind,
+    index: &SnapshotIndex,
+    documents: &Inventory,
+    current: &Inventory,
+    observed_at: DateTime<Utc>,
+) -> Vec<ChangeEvent> {
+    let mut events = Vec::new();
+    let empty = BTreeMap::new();
+    diff_kind(
+        kind,
+        index.kind(kind).unwrap_or(&empty),
+        |hash| *hash,
+        |id, _| documents.get(kind, id),
+        current,
+        observed_at,
+        &mut events,
+    );
+    events
+}
+
+/// The previous documents [`diff_indexed`] reads for one kind: the resources of the index whose
+/// hash is unknown or differs from the listing's, and those the listing no longer has.
+#[must_use]
+pub fn documents_needed(
+    kind: ResourceKind,
+    index: &SnapshotIndex,
+    current: &Inventory,
+) -> Vec<ResourceId> {
+    let Some(before) = index.kind(kind) else { return Vec::new() };
+    before
+        .iter()
+        .filter(|(id, hash)| match (hash, current.get(kind, id)) {
+            (Some(hash), Some(now)) => *hash != current.hash_or_compute(now),
+            _ => true,
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// One kind's diff over the previous side's entries `before` (documents, or index entries),
+/// with their hash (`None`: hash the document) and their document when one is needed.
+fn diff_kind<'p, V>(
+    kind: ResourceKind,
+    before: &'p BTreeMap<ResourceId, V>,
+    before_hash: impl Fn(&'p V) -> Option<ContentHash>,
+    before_doc: impl Fn(&ResourceId, &'p V) -> Option<&'p Resource>,
+    current: &Inventory,
+    observed_at: DateTime<Utc>,
+    events: &mut Vec<ChangeEvent>,
+) {
+    let normalizer = Normalizer::for_kind(kind);
+    let rules = ArrayRules::for_kind(kind);
+    let empty = BTreeMap::new();
+    let after = current.kind(kind).unwrap_or(&empty);
+    let tenant = current.tenant();
+    for (id, now) in after {
+        let Some(entry) = before.get(id) else {
+            events.push(event(
+                tenant,
+                now,
+                ChangeOp::Created,
+                observed_at,
+                Vec::new(),
+                None,
+                Some(normalizer.normalize(&now.doc)),
+            ));
+            continue;
+        };
+        let then = before_doc(id, entry);
+        // The fast path: equal hashes (recorded ones when the inventories have them), no change.
+        let then_hash = before_hash(entry).or_else(|| then.map(|r| normalizer.hash(&r.doc)));
+        if then_hash == Some(current.hash_or_compute(now)) {
+            continue;
+        }
+        let Some(then) = then else { continue };
+        let (a, b) = (normalizer.normalize(&then.doc), normalizer.normalize(&now.doc));
+        let changes = diff_documents(&a, &b, &rules);
+        if !changes.is_empty() {
+            events.push(event(
+                tenant,
+                now,
+                ChangeOp::Updated,
+                observed_at,
+                changes,
+                Some(a),
+                Some(b),
+            ));
+        }
+    }
+    for (id, entry) in before {
+        if after.contains_key(id) {
+            continue;
+        }
+        if let Some(then) = before_doc(id, entry) {
+            events.push(event(
+                tenant,
+                then,
+                ChangeOp::Deleted,
+                observed_at,
+                Vec::new(),
+                Some(normalizer.normalize(&then.doc)),
+                None,
+            ));
+        }
+    }
+}
+
 fn event(
-    inventory: &Inventory,
+    tenant: &TenantId,
     resource: &Resource,
     op: ChangeOp,
     observed_at: DateTime<Utc>,
@@ -370,7 +447,7 @@ fn event(
     ChangeEvent {
         event_id: uuid::Uuid::now_v7(),
         seq: None,
-        tenant: inventory.tenant().clone(),
+        tenant: tenant.clone(),
         kind: resource.kind,
         resource_id: resource.id.clone(),
         parent: resource.parent.clone(),

@@ -49,4 +49,6 @@ pub use event::{Actor, ChangeEvent, ChangeOp, FieldChange, FieldOp, FieldPath, S
 pub use insights::{EventCursor, EventPolicy, EventRead, Gap};
 pub use policy::PollPolicy;
 pub use poll::{PollError, PollOutcome, Poller, PreparedPoll};
-pub use store::{InsightsCommit, InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};
+pub use store::{
+    InsightsCommit, InventoryStore, MemoryStore, PollCommit, SnapshotIndex, StoreError, StoredState,
+};

@@ -15,11 +15,13 @@ use uuid::Uuid;
 
 use crate::attribution::{Attribution, attribute};
 use crate::collector::{Collection, Collector, KindReport};
-use crate::diff::diff_inventories;
+use crate::diff::{diff_indexed, documents_needed};
 use crate::event::ChangeEvent;
 use crate::insights::{EventPolicy, EventRead};
 use crate::policy::PollPolicy;
-use crate::store::{InsightsCommit, InventoryStore, PollCommit, StoreError, StoredState};
+use crate::store::{
+    InsightsCommit, InventoryStore, PollCommit, SnapshotIndex, StoreError, StoredState,
+};
 
 /// A poll could not be committed (the store failed). Nothing was lost: the next poll redoes it.
 #[derive(Debug, thiserror::Error)]
@@ -192,10 +194,11 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
         progress: &(dyn Fn(&KindReport) + Sync),
     ) -> Result<PreparedPoll, PollError> {
         let started_at = Utc::now();
-        let mut stored = self.store.load(&self.tenant)?;
+        let mut stored = self.store.load_index(&self.tenant)?;
         let collection = self.collector.collect_with_progress(self.tenant.clone(), progress).await;
         let observed_at = Utc::now();
-        let mut prepared = self.prepare_collected(&mut stored, collection, started_at, observed_at);
+        let mut prepared =
+            self.prepare_collected(&mut stored, collection, started_at, observed_at)?;
         if let Some(policy) = &self.insights {
             let insights =
                 self.read_insights(&stored, policy, observed_at, &mut prepared.commit.events).await;
@@ -206,41 +209,47 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
     }
 
     /// The CPU part of a poll, for a collection already made: hash each listed document once,
-    /// diff every complete kind against the stored snapshot, apply the poll policy, and build the
-    /// new snapshot. The stored inventory is moved into the new snapshot, not copied (`stored`
-    /// is left with an empty one); the audit log is not read.
+    /// diff every complete kind against the stored snapshot's index, apply the poll policy, and
+    /// build the new snapshot. Of the stored documents, only those the diff reads (the
+    /// resources whose hash moved or that are gone) and those of kinds not listed completely
+    /// (kept as they are) are needed: those not in `stored.inventory` are fetched from the
+    /// store. They are moved into the new snapshot, not copied (`stored` is left with an empty
+    /// inventory and index); the audit log is not read. `stored` may come from
+    /// [`InventoryStore::load_index`] or from [`InventoryStore::load`].
     pub fn prepare_collected(
         &self,
         stored: &mut StoredState,
         collection: Collection,
         started_at: DateTime<Utc>,
         observed_at: DateTime<Utc>,
-    ) -> PreparedPoll {
+    ) -> Result<PreparedPoll, PollError> {
         let complete = collection.complete_kinds();
         let Collection { inventory: mut listed, reports } = collection;
         // Each document is hashed once: the diff compares these, and the store keeps them.
         for &kind in &complete {
             let normalizer = jumpwatch_model::Normalizer::for_kind(kind);
-            let hashes: Vec<(ResourceId, jumpwatch_model::ContentHash)> =
-                listed.resources(kind).map(|r| (r.id.clone(), normalizer.hash(&r.doc))).collect();
-            for (id, hash) in hashes {
-                listed.set_hash(kind, &id, hash);
-            }
+            listed.record_hashes(kind, |resource| normalizer.hash(&resource.doc));
         }
 
-        // Every kind is diffed before any is moved: a diff may read the other kinds.
-        let previous =
+        let mut previous =
             std::mem::replace(&mut stored.inventory, Inventory::new(self.tenant.clone()));
+        let index = match std::mem::take(&mut stored.index) {
+            index if index.is_empty() => SnapshotIndex::of(&previous),
+            index => index,
+        };
+        self.fetch_needed(&index, &mut previous, &listed, &complete)?;
+
+        // Every kind is diffed before any is moved: a diff may read the other kinds.
         let mut events = Vec::new();
         let mut baselines = Vec::new();
         let mut held = BTreeMap::new();
         let no_held = BTreeSet::new();
         for &kind in &complete {
-            let raw = diff_inventories(&previous, &listed, &[kind], observed_at);
+            let raw = diff_indexed(kind, &index, &previous, &listed, observed_at);
             let plan = self.policy.plan(
                 raw,
                 stored.snapshot_kinds.contains(&kind),
-                previous.count(kind),
+                index.count(kind),
                 stored.held.get(&kind).unwrap_or(&no_held),
             );
             if plan.baseline {
@@ -271,7 +280,7 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
                 let _ = snapshot.insert_hashed(resource, hash);
             }
         }
-        PreparedPoll {
+        Ok(PreparedPoll {
             commit: PollCommit {
                 poll_id: Uuid::now_v7(),
                 tenant: self.tenant.clone(),
@@ -285,7 +294,54 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
                 insights: None,
             },
             baselines,
+        })
+    }
+
+    /// Fetches into `previous` the stored documents a poll needs and does not have: for each
+    /// complete kind, those the diff reads; for each other stored kind, all of them (the new
+    /// snapshot keeps them). A document the index names and the store does not give back is
+    /// an error: the diff would miss a change.
+    fn fetch_needed(
+        &self,
+        index: &SnapshotIndex,
+        previous: &mut Inventory,
+        listed: &Inventory,
+        complete: &[ResourceKind],
+    ) -> Result<(), StoreError> {
+        for kind in index.kinds() {
+            let listed_completely = complete.contains(&kind);
+            let needed = if listed_completely {
+                documents_needed(kind, index, listed)
+            } else {
+                index.kind(kind).map(|ids| ids.keys().cloned().collect()).unwrap_or_default()
+            };
+            let missing: Vec<ResourceId> =
+                needed.into_iter().filter(|id| previous.get(kind, id).is_none()).collect();
+            if missing.is_empty() {
+                continue;
+            }
+            // A kind kept whole is read in one go.
+            let ids = listed_completely.then_some(missing.as_slice());
+            for (resource, hash) in self.store.load_resources(&self.tenant, kind, ids)? {
+                if previous.get(kind, &resource.id).is_some() {
+                    continue;
+                }
+                let inserted = match hash {
+                    Some(hash) => previous.insert_hashed(resource, hash),
+                    None => previous.insert(resource),
+                };
+                inserted.map_err(|e| StoreError {
+                    message: format!("a stored {kind} cannot be read: {e}"),
+                    source: Some(Box::new(e)),
+                })?;
+            }
+            if let Some(id) = missing.iter().find(|id| previous.get(kind, id).is_none()) {
+                return Err(StoreError::new(format!(
+                    "the stored snapshot lists {kind} {id} but the store has no document for it"
+                )));
+            }
         }
+        Ok(())
     }
 
     /// Reads the audit log from the stored cursor and attributes the poll's changes.

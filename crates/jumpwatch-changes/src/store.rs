@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use jumpwatch_model::{Inventory, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{ContentHash, Inventory, Resource, ResourceId, ResourceKind, TenantId};
 use uuid::Uuid;
 
 use crate::collector::KindReport;
@@ -32,12 +32,77 @@ impl StoreError {
     }
 }
 
+/// The last snapshot without its documents: each resource's content hash, by kind and id. A poll
+/// diffs against it, and fetches only the documents of the resources whose hash moved or that
+/// are gone ([`InventoryStore::load_resources`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotIndex {
+    kinds: BTreeMap<ResourceKind, BTreeMap<ResourceId, Option<ContentHash>>>,
+}
+
+impl SnapshotIndex {
+    /// An empty index.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The index of an inventory, with its recorded hashes (hashing the documents that have none).
+    #[must_use]
+    pub fn of(inventory: &Inventory) -> Self {
+        let mut index = Self::new();
+        for resource in inventory.iter() {
+            index.insert(
+                resource.kind,
+                resource.id.clone(),
+                Some(inventory.hash_or_compute(resource)),
+            );
+        }
+        index
+    }
+
+    /// Records a resource; `hash` is `None` when the store has none it can read (the poll then
+    /// fetches the document and hashes it).
+    pub fn insert(&mut self, kind: ResourceKind, id: ResourceId, hash: Option<ContentHash>) {
+        self.kinds.entry(kind).or_default().insert(id, hash);
+    }
+
+    /// The resources of a kind, by id.
+    #[must_use]
+    pub fn kind(&self, kind: ResourceKind) -> Option<&BTreeMap<ResourceId, Option<ContentHash>>> {
+        self.kinds.get(&kind)
+    }
+
+    /// The kinds indexed.
+    pub fn kinds(&self) -> impl Iterator<Item = ResourceKind> + '_ {
+        self.kinds.keys().copied()
+    }
+
+    /// The number of resources of a kind.
+    #[must_use]
+    pub fn count(&self, kind: ResourceKind) -> usize {
+        self.kinds.get(&kind).map_or(0, BTreeMap::len)
+    }
+
+    /// No resources at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.kinds.values().all(BTreeMap::is_empty)
+    }
+}
+
 /// What a store knows of a tenant.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StoredState {
-    /// The last snapshot: the resources of every committed kind.
+    /// The documents of the last snapshot loaded so far: every resource of every committed kind
+    /// after [`InventoryStore::load`]; none after [`InventoryStore::load_index`] (a poll fetches
+    /// the few it needs).
     pub inventory: Inventory,
+    /// Every resource of the last snapshot with its content hash, after
+    /// [`InventoryStore::load_index`]; empty after [`InventoryStore::load`], whose `inventory` has
+    /// it all.
+    pub index: SnapshotIndex,
     /// The kinds with a committed snapshot (the others get a baseline).
     pub snapshot_kinds: BTreeSet<ResourceKind>,
     /// Deletions held by the breaker at the last poll.
@@ -55,6 +120,7 @@ impl StoredState {
     pub fn empty(tenant: TenantId) -> Self {
         Self {
             inventory: Inventory::new(tenant),
+            index: SnapshotIndex::new(),
             snapshot_kinds: BTreeSet::new(),
             held: BTreeMap::new(),
             event_cursor: None,
@@ -122,10 +188,41 @@ impl PollCommit {
     }
 }
 
-/// The port the engine stores through.
+/// The port the engine stores through. `load` and `commit` are all a store must implement; a
+/// store that can read its snapshot's hashes without its documents also implements
+/// `load_index` and `load_resources`, and a poll then holds only the documents it lists.
 pub trait InventoryStore: Send + Sync {
-    /// The last committed state of a tenant.
+    /// The last committed state of a tenant, with every document.
     fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError>;
+
+    /// The last committed state of a tenant for a poll: [`StoredState::index`] filled, and the
+    /// documents in [`StoredState::inventory`] optional — the poll fetches the ones it needs
+    /// and does not find there with [`load_resources`](Self::load_resources). By default,
+    /// [`load`](Self::load) with the index made from its documents.
+    fn load_index(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        let mut state = self.load(tenant)?;
+        state.index = SnapshotIndex::of(&state.inventory);
+        Ok(state)
+    }
+
+    /// Stored resources of one kind of the last snapshot, each with its stored content hash:
+    /// those of `ids` (an id not stored is left out), or every one when `ids` is `None`. By
+    /// default, from [`load`](Self::load).
+    fn load_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+        let mut state = self.load(tenant)?;
+        let wanted: Option<BTreeSet<&ResourceId>> = ids.map(|ids| ids.iter().collect());
+        Ok(state
+            .inventory
+            .take_kind(kind)
+            .into_iter()
+            .filter(|(resource, _)| wanted.as_ref().is_none_or(|w| w.contains(&resource.id)))
+            .collect())
+    }
 
     /// Commits a poll atomically; returns the sequence numbers given to its events, in order.
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError>;
@@ -174,6 +271,37 @@ impl InventoryStore for MemoryStore {
         Ok(state.tenants.get(tenant).cloned().unwrap_or_else(|| StoredState::empty(tenant.clone())))
     }
 
+    fn load_index(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        let state = self.state.lock().map_err(|_| poisoned())?;
+        let Some(stored) = state.tenants.get(tenant) else {
+            return Ok(StoredState::empty(tenant.clone()));
+        };
+        Ok(StoredState {
+            inventory: Inventory::new(tenant.clone()),
+            index: SnapshotIndex::of(&stored.inventory),
+            snapshot_kinds: stored.snapshot_kinds.clone(),
+            held: stored.held.clone(),
+            event_cursor: stored.event_cursor,
+            known_events: stored.known_events.clone(),
+        })
+    }
+
+    fn load_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+        let state = self.state.lock().map_err(|_| poisoned())?;
+        let Some(stored) = state.tenants.get(tenant) else { return Ok(Vec::new()) };
+        let inventory = &stored.inventory;
+        let found = |resource: &Resource| (resource.clone(), inventory.hash(kind, &resource.id));
+        Ok(match ids {
+            Some(ids) => ids.iter().filter_map(|id| inventory.get(kind, id)).map(found).collect(),
+            None => inventory.resources(kind).map(found).collect(),
+        })
+    }
+
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {
         let mut state = self.state.lock().map_err(|_| poisoned())?;
         let stored = state
@@ -187,7 +315,8 @@ impl InventoryStore for MemoryStore {
                 stored.inventory.remove(*kind, &id);
             }
             for resource in commit.snapshot.resources(*kind) {
-                stored.inventory.insert(resource.clone()).map_err(|e| StoreError {
+                let hash = commit.snapshot.hash_or_compute(resource);
+                stored.inventory.insert_hashed(resource.clone(), hash).map_err(|e| StoreError {
                     message: e.to_string(),
                     source: Some(Box::new(e)),
                 })?;

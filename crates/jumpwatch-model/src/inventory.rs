@@ -99,7 +99,7 @@ pub struct Inventory {
     kinds: BTreeMap<ResourceKind, BTreeMap<ResourceId, Resource>>,
     edges: HashMap<ResourceKind, EdgeIndex>,
     /// Content hashes already computed (by the engine, or stored), so they are not computed twice.
-    hashes: HashMap<(ResourceKind, ResourceId), ContentHash>,
+    hashes: HashMap<ResourceKind, HashMap<ResourceId, ContentHash>>,
 }
 
 impl Inventory {
@@ -118,8 +118,10 @@ impl Inventory {
     /// Adds a resource, replacing (and returning) the one of the same kind and id. A relation
     /// needs its parent and the other end's id.
     pub fn insert(&mut self, resource: Resource) -> Result<Option<Resource>, ResourceError> {
-        self.hashes.remove(&(resource.kind, resource.id.clone()));
         let kind = resource.kind;
+        if let Some(hashes) = self.hashes.get_mut(&kind) {
+            hashes.remove(&resource.id);
+        }
         if kind.is_relation() {
             let parent = resource.parent.clone().ok_or(ResourceError::MissingParent { kind })?;
             let target = resource.target().ok_or(ResourceError::MissingId {
@@ -140,9 +142,9 @@ impl Inventory {
         resource: Resource,
         hash: ContentHash,
     ) -> Result<Option<Resource>, ResourceError> {
-        let key = (resource.kind, resource.id.clone());
+        let (kind, id) = (resource.kind, resource.id.clone());
         let replaced = self.insert(resource)?;
-        self.hashes.insert(key, hash);
+        self.hashes.entry(kind).or_default().insert(id, hash);
         Ok(replaced)
     }
 
@@ -150,14 +152,25 @@ impl Inventory {
     /// ([`Normalizer::hash`](crate::Normalizer::hash)), computed elsewhere.
     pub fn set_hash(&mut self, kind: ResourceKind, id: &ResourceId, hash: ContentHash) {
         if self.get(kind, id).is_some() {
-            self.hashes.insert((kind, id.clone()), hash);
+            self.hashes.entry(kind).or_default().insert(id.clone(), hash);
+        }
+    }
+
+    /// Computes and records the content hash of every resource of a kind (`hash` is usually
+    /// [`Normalizer::hash`](crate::Normalizer::hash) of the document).
+    pub fn record_hashes(&mut self, kind: ResourceKind, hash: impl Fn(&Resource) -> ContentHash) {
+        let Some(resources) = self.kinds.get(&kind) else { return };
+        let hashes = self.hashes.entry(kind).or_default();
+        hashes.reserve(resources.len());
+        for (id, resource) in resources {
+            hashes.insert(id.clone(), hash(resource));
         }
     }
 
     /// The content hash of a resource's document, if it was recorded.
     #[must_use]
     pub fn hash(&self, kind: ResourceKind, id: &ResourceId) -> Option<ContentHash> {
-        self.hashes.get(&(kind, id.clone())).copied()
+        self.hashes.get(&kind)?.get(id).copied()
     }
 
     /// The content hash of a resource's document: recorded, or computed now.
@@ -169,7 +182,9 @@ impl Inventory {
 
     /// Removes a resource.
     pub fn remove(&mut self, kind: ResourceKind, id: &ResourceId) -> Option<Resource> {
-        self.hashes.remove(&(kind, id.clone()));
+        if let Some(hashes) = self.hashes.get_mut(&kind) {
+            hashes.remove(id);
+        }
         let removed = self.kinds.get_mut(&kind)?.remove(id)?;
         if let (Some(index), Some(parent), Some(target)) =
             (self.edges.get_mut(&kind), removed.parent.as_ref(), removed.target())
@@ -183,11 +198,12 @@ impl Inventory {
     /// The cheap way to move a kind from one inventory to another: nothing is cloned.
     pub fn take_kind(&mut self, kind: ResourceKind) -> Vec<(Resource, Option<ContentHash>)> {
         self.edges.remove(&kind);
+        let mut hashes = self.hashes.remove(&kind).unwrap_or_default();
         let Some(resources) = self.kinds.remove(&kind) else { return Vec::new() };
         resources
             .into_values()
             .map(|resource| {
-                let hash = self.hashes.remove(&(kind, resource.id.clone()));
+                let hash = hashes.remove(&resource.id);
                 (resource, hash)
             })
             .collect()
@@ -593,5 +609,25 @@ mod tests {
             None,
             "no hash for a resource not there"
         );
+    }
+
+    #[test]
+    fn a_kind_is_hashed_at_once_and_its_hashes_move_with_it() {
+        let mut inventory = Inventory::new(TenantId::new("t").unwrap());
+        for id in ["u1", "u2"] {
+            let doc = json!({"_id": id, "username": id});
+            inventory.insert(Resource::from_doc(ResourceKind::User, doc).unwrap()).unwrap();
+        }
+        let normalizer = Normalizer::for_kind(ResourceKind::User);
+        inventory.record_hashes(ResourceKind::User, |r| normalizer.hash(&r.doc));
+        inventory.record_hashes(ResourceKind::System, |_| unreachable!("no systems"));
+        let taken = inventory.take_kind(ResourceKind::User);
+        assert_eq!(taken.len(), 2);
+        for (resource, hash) in &taken {
+            assert_eq!(*hash, Some(normalizer.hash(&resource.doc)));
+        }
+        assert_ne!(taken[0].1, taken[1].1);
+        assert!(inventory.is_empty());
+        assert_eq!(inventory.hash(ResourceKind::User, &taken[0].0.id), None);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use jumpwatch_changes::{InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};
-use jumpwatch_model::TenantId;
+use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
 
 use crate::finding::{Finding, Transition};
 use crate::suppression::Suppression;
@@ -109,6 +109,19 @@ impl MemoryFindingStore {
 impl InventoryStore for MemoryFindingStore {
     fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
         self.inventory.load(tenant)
+    }
+
+    fn load_index(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        self.inventory.load_index(tenant)
+    }
+
+    fn load_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+        self.inventory.load_resources(tenant, kind, ids)
     }
 
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {

@@ -1,9 +1,11 @@
 //! The engine's port: loading the last snapshot, and committing a poll in one transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use jumpwatch_changes::{ChangeEvent, InventoryStore, PollCommit, StoreError, StoredState};
-use jumpwatch_model::{ContentHash, Normalizer, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{
+    ContentHash, Inventory, Normalizer, Resource, ResourceId, ResourceKind, TenantId,
+};
 use jumpwatch_notify::NewEntry;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
@@ -18,25 +20,71 @@ fn parse(kind: &str, id: &str, text: &str) -> Result<Value, Error> {
     })
 }
 
-/// `doc_hash`: the first 32 hexadecimal digits of the BLAKE3 hash of the stored (redacted)
-/// document's JSON text, hashed as it is serialized rather than from a string.
-fn doc_hash(doc: &Value) -> String {
-    let mut hasher = blake3::Hasher::new();
-    // Writing into a hasher cannot fail, and a `Value` always serializes.
-    let _ = serde_json::to_writer(&mut hasher, doc);
-    hasher.finalize().to_hex()[..32].to_owned()
+/// A document as it is stored: its JSON text, and `doc_hash`, the first 32 hexadecimal digits of
+/// the BLAKE3 hash of that text. The text is written into the thread's buffer and hashed in one
+/// go (BLAKE3 is slow on many tiny updates), and `f` reads both there: it makes the text into a
+/// string only when it has to store it.
+fn with_stored_text<R>(doc: &Value, f: impl FnOnce(&str, &str) -> R) -> R {
+    thread_local! {
+        static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    TEXT.with(|text| {
+        let mut text = text.borrow_mut();
+        text.clear();
+        // Writing into a vector cannot fail, and a `Value` always serializes.
+        let _ = serde_json::to_writer(&mut *text, doc);
+        let hex = blake3::hash(&text).to_hex();
+        // serde_json writes UTF-8.
+        f(std::str::from_utf8(&text).unwrap_or_default(), &hex[..32])
+    })
+}
+
+/// A row of `kind, id, parent_id, doc, hash` as a resource with its stored content hash; `None`
+/// for a kind this build no longer knows (left alone).
+fn stored_resource(
+    row: &rusqlite::Row<'_>,
+) -> Result<Option<(Resource, Option<ContentHash>)>, Error> {
+    let (kind, id, parent, hash): (String, String, Option<String>, String) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?);
+    let Ok(kind_value) = kind.parse::<ResourceKind>() else { return Ok(None) };
+    // Parsed from SQLite's own buffer, not a copy of it.
+    let text = row.get_ref(3)?.as_str().map_err(|e| Error::Corrupt {
+        kind: kind.clone(),
+        id: id.clone(),
+        message: e.to_string(),
+    })?;
+    let doc = parse(&kind, &id, text)?;
+    let parent = parent.and_then(|p| ResourceId::new(p).ok());
+    let resource = match parent {
+        Some(parent) => Resource::from_child_doc(kind_value, parent, doc),
+        None => Resource::from_doc(kind_value, doc),
+    };
+    match resource {
+        // The stored hash saves hashing the previous snapshot again at the next diff.
+        Ok(resource) => Ok(Some((resource, ContentHash::from_hex(&hash)))),
+        Err(error) => Err(Error::Corrupt { kind, id, message: error.to_string() }),
+    }
+}
+
+fn insert_stored(inventory: &mut Inventory, resource: Resource, hash: Option<ContentHash>) {
+    let _ = match hash {
+        Some(hash) => inventory.insert_hashed(resource, hash),
+        None => inventory.insert(resource),
+    };
 }
 
 /// A resource as stored, for the comparison with a new snapshot.
 struct Stored {
-    hash: String,
+    hash: Option<ContentHash>,
     version: i64,
     deleted: bool,
     doc_hash: Option<String>,
 }
 
 impl SqliteStore {
-    fn load_state(&self, tenant: &TenantId) -> Result<StoredState, Error> {
+    /// A tenant's state: the snapshot's kinds, held deletions and audit-log cursor, with every
+    /// document (`documents`) or with the index of content hashes only.
+    fn load_state(&self, tenant: &TenantId, documents: bool) -> Result<StoredState, Error> {
         let db = self.writer()?;
         let mut state = StoredState::empty(tenant.clone());
         let mut kinds = db.prepare("SELECT kind FROM snapshot_kinds WHERE tenant = ?1")?;
@@ -45,36 +93,33 @@ impl SqliteStore {
                 state.snapshot_kinds.insert(kind);
             }
         }
-        let mut resources = db.prepare(
-            "SELECT kind, id, parent_id, doc, hash FROM resources WHERE tenant = ?1 AND deleted_at IS NULL ORDER BY kind, id",
-        )?;
-        let mut rows = resources.query([tenant.as_str()])?;
-        while let Some(row) = rows.next()? {
-            let (kind, id, parent, hash): (String, String, Option<String>, String) =
-                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?);
-            // A kind this build no longer knows is left alone.
-            let Ok(kind_value) = kind.parse::<ResourceKind>() else { continue };
-            // Parsed from SQLite's own buffer, not a copy of it.
-            let text = row.get_ref(3)?.as_str().map_err(|e| Error::Corrupt {
-                kind: kind.clone(),
-                id: id.clone(),
-                message: e.to_string(),
-            })?;
-            let doc = parse(&kind, &id, text)?;
-            let parent = parent.and_then(|p| ResourceId::new(p).ok());
-            let resource = match parent {
-                Some(parent) => Resource::from_child_doc(kind_value, parent, doc),
-                None => Resource::from_doc(kind_value, doc),
-            };
-            match resource {
-                // The stored hash saves hashing the previous snapshot again at the next diff.
-                Ok(resource) => {
-                    let _ = match ContentHash::from_hex(&hash) {
-                        Some(hash) => state.inventory.insert_hashed(resource, hash),
-                        None => state.inventory.insert(resource),
-                    };
+        if documents {
+            let mut resources = db.prepare(
+                "SELECT kind, id, parent_id, doc, hash FROM resources WHERE tenant = ?1 AND deleted_at IS NULL ORDER BY kind, id",
+            )?;
+            let mut rows = resources.query([tenant.as_str()])?;
+            while let Some(row) = rows.next()? {
+                if let Some((resource, hash)) = stored_resource(row)? {
+                    insert_stored(&mut state.inventory, resource, hash);
                 }
-                Err(error) => return Err(Error::Corrupt { kind, id, message: error.to_string() }),
+            }
+        } else {
+            let mut resources = db.prepare(
+                "SELECT kind, id, hash FROM resources WHERE tenant = ?1 AND deleted_at IS NULL",
+            )?;
+            let mut rows = resources.query([tenant.as_str()])?;
+            while let Some(row) = rows.next()? {
+                let (kind, id): (String, String) = (row.get(0)?, row.get(1)?);
+                // A kind this build no longer knows is left alone.
+                let Ok(kind_value) = kind.parse::<ResourceKind>() else { continue };
+                let id = ResourceId::new(id.as_str()).map_err(|e| Error::Corrupt {
+                    kind,
+                    id,
+                    message: e.to_string(),
+                })?;
+                // An unreadable hash is `None`: the poll fetches the document and hashes it.
+                let hash = row.get_ref(2)?.as_str().ok().and_then(ContentHash::from_hex);
+                state.index.insert(kind_value, id, hash);
             }
         }
         let mut held = db.prepare("SELECT kind, id FROM held_deletions WHERE tenant = ?1")?;
@@ -87,6 +132,38 @@ impl SqliteStore {
         }
         crate::insights::load_insights(&db, &mut state)?;
         Ok(state)
+    }
+
+    /// Stored resources of one kind: those of `ids`, or all.
+    fn load_kind(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, Error> {
+        let db = self.writer()?;
+        let mut found = Vec::new();
+        let columns = "SELECT kind, id, parent_id, doc, hash FROM resources WHERE tenant = ?1 AND kind = ?2 AND deleted_at IS NULL";
+        match ids {
+            Some(ids) => {
+                let mut select = db.prepare_cached(&format!("{columns} AND id = ?3"))?;
+                for id in ids {
+                    let mut rows =
+                        select.query(params![tenant.as_str(), kind.name(), id.as_str()])?;
+                    while let Some(row) = rows.next()? {
+                        found.extend(stored_resource(row)?);
+                    }
+                }
+            }
+            None => {
+                let mut select = db.prepare(&format!("{columns} ORDER BY id"))?;
+                let mut rows = select.query(params![tenant.as_str(), kind.name()])?;
+                while let Some(row) = rows.next()? {
+                    found.extend(stored_resource(row)?);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Commits a poll, the audit of it when there is one, and the alerts they raised, in one
@@ -165,7 +242,7 @@ impl SqliteStore {
             let mut rows = select.query(params![tenant, name])?;
             while let Some(row) = rows.next()? {
                 let entry = Stored {
-                    hash: row.get(1)?,
+                    hash: row.get_ref(1)?.as_str().ok().and_then(ContentHash::from_hex),
                     version: row.get(2)?,
                     deleted: row.get(3)?,
                     doc_hash: row.get(4)?,
@@ -173,55 +250,57 @@ impl SqliteStore {
                 stored.insert(row.get(0)?, entry);
             }
         }
-        let mut seen = BTreeSet::new();
+        let mut seen = HashSet::new();
         for resource in commit.snapshot.resources(kind) {
             let id = resource.id.as_str();
-            seen.insert(id.to_owned());
-            let hash = commit.snapshot.hash_or_compute(resource).to_hex();
-            // Most documents are as stored: their text is hashed as it is written out, and made
-            // into a string only when it has to be stored. A kind with secret paths is copied
-            // and redacted first.
+            seen.insert(id);
+            let hash = commit.snapshot.hash_or_compute(resource);
+            // A kind with secret paths is copied and redacted first.
             let redacted = (!kind.meta().secret.is_empty()).then(|| {
                 let mut doc = resource.doc.clone();
                 normalizer.redact(&mut doc);
                 doc
             });
             let doc = redacted.as_ref().unwrap_or(&resource.doc);
-            let doc_hash = doc_hash(doc);
             let parent = resource.parent.as_ref().map(ResourceId::as_str);
-            match stored.get(id) {
-                // Exactly as stored: nothing to write (the kind's poll records when it was seen).
-                Some(old)
-                    if !old.deleted
-                        && old.hash == hash
-                        && old.doc_hash.as_deref() == Some(doc_hash.as_str()) => {}
-                Some(old) if !old.deleted && old.hash == hash => {
-                    // Unchanged, but volatile fields moved: keep the latest document, no version.
-                    tx.prepare_cached(
-                        "UPDATE resources SET doc = ?4, doc_hash = ?5, name = ?6, last_seen = ?7 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
-                    )?
-                    .execute(params![tenant, name, id, doc.to_string(), doc_hash, resource.name, at])?;
+            with_stored_text(doc, |text, doc_hash| -> Result<(), Error> {
+                match stored.get(id) {
+                    // Exactly as stored: nothing to write (the kind's poll records when it was
+                    // seen).
+                    Some(old)
+                        if !old.deleted
+                            && old.hash == Some(hash)
+                            && old.doc_hash.as_deref() == Some(doc_hash) => {}
+                    Some(old) if !old.deleted && old.hash == Some(hash) => {
+                        // Unchanged, but volatile fields moved: keep the latest document, no
+                        // version.
+                        tx.prepare_cached(
+                            "UPDATE resources SET doc = ?4, doc_hash = ?5, name = ?6, last_seen = ?7 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                        )?
+                        .execute(params![tenant, name, id, text, doc_hash, resource.name, at])?;
+                    }
+                    existing => {
+                        let hash = hash.to_hex();
+                        let version = existing.map_or(1, |old| old.version + 1);
+                        tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
+                            .execute(params![tenant, name, id, at])?;
+                        tx.prepare_cached(
+                            "INSERT INTO resource_versions (tenant, kind, id, version, parent_id, name, doc, hash, valid_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        )?
+                        .execute(params![tenant, name, id, version, parent, resource.name, text, hash, at])?;
+                        tx.prepare_cached(
+                            "INSERT INTO resources (tenant, kind, id, parent_id, name, doc, hash, version, first_seen, last_seen, deleted_at, doc_hash)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULL, ?10)
+                             ON CONFLICT (tenant, kind, id) DO UPDATE SET parent_id = ?4, name = ?5, doc = ?6, hash = ?7, version = ?8, last_seen = ?9, deleted_at = NULL, doc_hash = ?10",
+                        )?
+                        .execute(params![tenant, name, id, parent, resource.name, text, hash, version, at, doc_hash])?;
+                    }
                 }
-                existing => {
-                    let doc = doc.to_string();
-                    let version = existing.map_or(1, |old| old.version + 1);
-                    tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
-                        .execute(params![tenant, name, id, at])?;
-                    tx.prepare_cached(
-                        "INSERT INTO resource_versions (tenant, kind, id, version, parent_id, name, doc, hash, valid_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?
-                    .execute(params![tenant, name, id, version, parent, resource.name, doc, hash, at])?;
-                    tx.prepare_cached(
-                        "INSERT INTO resources (tenant, kind, id, parent_id, name, doc, hash, version, first_seen, last_seen, deleted_at, doc_hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULL, ?10)
-                         ON CONFLICT (tenant, kind, id) DO UPDATE SET parent_id = ?4, name = ?5, doc = ?6, hash = ?7, version = ?8, last_seen = ?9, deleted_at = NULL, doc_hash = ?10",
-                    )?
-                    .execute(params![tenant, name, id, parent, resource.name, doc, hash, version, at, doc_hash])?;
-                }
-            }
+                Ok(())
+            })?;
         }
         for (id, old) in &stored {
-            if !old.deleted && !seen.contains(id) {
+            if !old.deleted && !seen.contains(id.as_str()) {
                 tx.prepare_cached("UPDATE resources SET deleted_at = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3")?
                     .execute(params![tenant, name, id, at])?;
                 tx.prepare_cached("UPDATE resource_versions SET valid_to = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND valid_to IS NULL")?
@@ -360,7 +439,20 @@ fn insert_event(tx: &Transaction<'_>, poll_id: &str, event: &ChangeEvent) -> Res
 
 impl InventoryStore for SqliteStore {
     fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
-        Ok(self.load_state(tenant)?)
+        Ok(self.load_state(tenant, true)?)
+    }
+
+    fn load_index(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        Ok(self.load_state(tenant, false)?)
+    }
+
+    fn load_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+        Ok(self.load_kind(tenant, kind, ids)?)
     }
 
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {

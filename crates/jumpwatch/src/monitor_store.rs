@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use jumpwatch_changes::{InventoryStore, PollCommit, StoreError, StoredState};
-use jumpwatch_model::TenantId;
+use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
 use jumpwatch_notify::{MemoryOutbox, NewEntry, Outbox};
 use jumpwatch_rules::{AuditCommit, Finding, FindingStore, MemoryFindingStore, Suppression};
 use jumpwatch_store::SqliteStore;
@@ -70,6 +70,19 @@ impl MemoryMonitorStore {
 impl InventoryStore for MemoryMonitorStore {
     fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
         self.findings.load(tenant)
+    }
+
+    fn load_index(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        self.findings.load_index(tenant)
+    }
+
+    fn load_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+        self.findings.load_resources(tenant, kind, ids)
     }
 
     fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {

@@ -242,11 +242,12 @@ pub(crate) fn run_child_poll(args: &[&str]) -> Result<()> {
     let rss_before = rss().unwrap_or(0);
     reset_peak();
     let started_at = Utc::now();
-    let (stored, load) = cpu_of(|| store.load(&tenant));
+    let (stored, load) = cpu_of(|| store.load_index(&tenant));
     let mut stored = stored?;
     let (collection, collect) = cpu_of(|| rt.block_on(collector.collect(tenant.clone())));
     let (prepared, hash_diff) =
         cpu_of(|| poller.prepare_collected(&mut stored, collection, started_at, Utc::now()));
+    let prepared = prepared?;
     let previous = store.findings(&tenant)?;
     let commit = &prepared.commit;
     let (audit, rules) = cpu_of(|| {

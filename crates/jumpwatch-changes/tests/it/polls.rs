@@ -7,7 +7,7 @@ use jumpwatch_changes::{
     ChangeOp, Collector, InventoryStore, KindStatus, MemoryStore, PollCommit, Poller, StoreError,
     StoredState,
 };
-use jumpwatch_model::{ResourceKind, TenantId};
+use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
 use serde_json::json;
 
 use crate::fake::{FakeTenant, group, member, system, user};
@@ -211,4 +211,145 @@ async fn the_poll_stream_yields_errors_and_goes_on() {
     tenant.edit(ResourceKind::User, |users| users.push((None, user(2))));
     let next = polls.next().await.unwrap().unwrap();
     assert_eq!(summary(&next.events), ["created user u002 "]);
+}
+
+/// What a poll asked of its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Read {
+    Load,
+    Index,
+    Resources(ResourceKind, Option<Vec<String>>),
+}
+
+/// A memory store that records each read, and can forget a document its index still names.
+#[derive(Default)]
+struct RecordingStore {
+    inner: MemoryStore,
+    reads: std::sync::Mutex<Vec<Read>>,
+    lost: std::sync::Mutex<Option<(ResourceKind, ResourceId)>>,
+}
+
+impl RecordingStore {
+    fn take_reads(&self) -> Vec<Read> {
+        std::mem::take(&mut *self.reads.lock().unwrap())
+    }
+}
+
+impl InventoryStore for RecordingStore {
+    fn load(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        self.reads.lock().unwrap().push(Read::Load);
+        self.inner.load(tenant)
+    }
+    fn load_index(&self, tenant: &TenantId) -> Result<StoredState, StoreError> {
+        self.reads.lock().unwrap().push(Read::Index);
+        self.inner.load_index(tenant)
+    }
+    fn load_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: Option<&[ResourceId]>,
+    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+        let names = ids.map(|ids| ids.iter().map(|id| id.as_str().to_owned()).collect());
+        self.reads.lock().unwrap().push(Read::Resources(kind, names));
+        let lost = self.lost.lock().unwrap().clone();
+        let mut found = self.inner.load_resources(tenant, kind, ids)?;
+        found.retain(|(r, _)| lost.as_ref() != Some(&(r.kind, r.id.clone())));
+        Ok(found)
+    }
+    fn commit(&self, commit: &PollCommit) -> Result<Vec<i64>, StoreError> {
+        self.inner.commit(commit)
+    }
+}
+
+fn recorded_setup() -> (Arc<FakeTenant>, Poller<RecordingStore>, Arc<RecordingStore>) {
+    let (tenant, _, _) = setup(20);
+    let store = Arc::new(RecordingStore::default());
+    let poller = Poller::new(
+        Collector::new(tenant.client()).kinds(KINDS),
+        Arc::clone(&store),
+        TenantId::new("acme").unwrap(),
+    );
+    (tenant, poller, store)
+}
+
+#[tokio::test]
+async fn a_poll_reads_the_stored_hashes_and_only_the_documents_that_moved() {
+    let (tenant, poller, store) = recorded_setup();
+    poller.poll_once().await.unwrap();
+    assert_eq!(store.take_reads(), [Read::Index]);
+
+    // Nothing changed: no stored document is read at all.
+    let quiet = poller.poll_once().await.unwrap();
+    assert!(quiet.events.is_empty());
+    assert_eq!(store.take_reads(), [Read::Index]);
+    assert_eq!(quiet.snapshot.count(ResourceKind::User), 20);
+
+    tenant.edit(ResourceKind::User, |users| {
+        users[3].1["sudo"] = json!(true);
+        users.retain(|(_, u)| u["_id"] != "u007");
+    });
+    // A volatile field moved: the hash is the same, so its document is not read either.
+    tenant.edit(ResourceKind::System, |systems| {
+        systems[1].1["lastContact"] = json!("2026-12-05T00:00:00Z")
+    });
+    let next = poller.poll_once().await.unwrap();
+    assert_eq!(summary(&next.events), ["deleted user u007 ", "updated user u003 sudo"]);
+    assert_eq!(
+        store.take_reads(),
+        [
+            Read::Index,
+            Read::Resources(ResourceKind::User, Some(vec!["u003".into(), "u007".into()]))
+        ]
+    );
+    assert_eq!(next.events[0].before.as_ref().unwrap()["sudo"], json!(false));
+    assert_eq!(next.snapshot.count(ResourceKind::User), 19);
+}
+
+#[tokio::test]
+async fn a_kind_not_listed_completely_is_read_whole_and_kept() {
+    let (tenant, poller, store) = recorded_setup();
+    poller.poll_once().await.unwrap();
+    store.take_reads();
+    tenant.fail(ResourceKind::System, Some(500));
+    let next = poller.poll_once().await.unwrap();
+    assert!(next.events.is_empty());
+    assert_eq!(next.snapshot.count(ResourceKind::System), 3);
+    assert_eq!(store.take_reads(), [Read::Index, Read::Resources(ResourceKind::System, None)]);
+    // And the store still has them for the poll after.
+    tenant.fail(ResourceKind::System, None);
+    let healed = poller.poll_once().await.unwrap();
+    assert!(healed.events.is_empty(), "{:?}", summary(&healed.events));
+}
+
+#[tokio::test]
+async fn a_document_the_store_cannot_give_back_fails_the_poll_and_changes_nothing() {
+    let (tenant, poller, store) = recorded_setup();
+    poller.poll_once().await.unwrap();
+    tenant.edit(ResourceKind::User, |users| users[2].1["sudo"] = json!(true));
+    *store.lost.lock().unwrap() = Some((ResourceKind::User, ResourceId::new("u002").unwrap()));
+    let error = poller.poll_once().await.unwrap_err().to_string();
+    assert!(error.contains("user u002"), "{error}");
+    assert!(store.inner.events().is_empty());
+    // Once the store answers again, the change is found.
+    *store.lost.lock().unwrap() = None;
+    let next = poller.poll_once().await.unwrap();
+    assert_eq!(summary(&next.events), ["updated user u002 sudo"]);
+}
+
+#[tokio::test]
+async fn a_store_with_only_load_polls_the_same() {
+    // `FlakyStore` implements `load` and `commit` only: the defaults serve the poll.
+    let tenant = Arc::new(FakeTenant::default());
+    tenant.set(ResourceKind::User, (0..5).map(user).collect());
+    let store = Arc::new(FlakyStore { inner: MemoryStore::new(), failures: 0.into() });
+    let poller = Poller::new(
+        Collector::new(tenant.client()).kinds([ResourceKind::User]),
+        Arc::clone(&store),
+        TenantId::new("t").unwrap(),
+    );
+    poller.poll_once().await.unwrap();
+    tenant.edit(ResourceKind::User, |users| users[4].1["username"] = json!("eve"));
+    let next = poller.poll_once().await.unwrap();
+    assert_eq!(summary(&next.events), ["updated user u004 username"]);
 }

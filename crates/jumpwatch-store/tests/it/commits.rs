@@ -1,6 +1,6 @@
 //! Commits: what is stored, what is loaded back, and that a failed commit changes nothing.
 
-use jumpwatch_changes::{ChangeOp, InventoryStore};
+use jumpwatch_changes::{ChangeOp, InventoryStore, SnapshotIndex};
 use jumpwatch_model::{ResourceId, ResourceKind};
 use jumpwatch_store::SqliteStore;
 use serde_json::json;
@@ -49,6 +49,40 @@ fn a_commit_loads_back_with_its_events_and_versions() {
     let u1 = ResourceId::new("u1").unwrap();
     assert_eq!(loaded.inventory.get(ResourceKind::User, &u1).unwrap().doc["sudo"], true);
     assert_eq!(store.version_count(&tenant(), ResourceKind::User, &u1).unwrap(), 2);
+}
+
+#[test]
+fn the_index_and_the_documents_load_apart_as_they_load_together() {
+    let store = SqliteStore::in_memory().unwrap();
+    let empty = users(&[]);
+    let first = users(&[
+        json!({"_id": "u1", "username": "ada", "sudo": false}),
+        json!({"_id": "u2", "username": "bob"}),
+        json!({"_id": "u3", "username": "cy"}),
+    ]);
+    store.commit(&poll(0, &empty, &first, &USERS)).unwrap();
+    let second = users(&[
+        json!({"_id": "u1", "username": "ada", "sudo": true}),
+        json!({"_id": "u3", "username": "cy"}),
+    ]);
+    store.commit(&poll(1, &first, &second, &USERS)).unwrap();
+
+    let whole = store.load(&tenant()).unwrap();
+    let index = store.load_index(&tenant()).unwrap();
+    assert!(index.inventory.is_empty(), "the index carries no documents");
+    assert_eq!(index.index, SnapshotIndex::of(&whole.inventory));
+    assert_eq!(index.index.count(ResourceKind::User), 2, "the deleted user is not indexed");
+    assert_eq!(index.snapshot_kinds, whole.snapshot_kinds);
+
+    let wanted = [ResourceId::new("u3").unwrap(), ResourceId::new("u2").unwrap()];
+    let some = store.load_resources(&tenant(), ResourceKind::User, Some(&wanted)).unwrap();
+    assert_eq!(some.len(), 1, "u2 is deleted: only u3 comes back");
+    assert_eq!(&some[0].0, whole.inventory.get(ResourceKind::User, &wanted[0]).unwrap());
+    assert_eq!(some[0].1, whole.inventory.hash(ResourceKind::User, &wanted[0]));
+    let all = store.load_resources(&tenant(), ResourceKind::User, None).unwrap();
+    let ids: Vec<&str> = all.iter().map(|(r, _)| r.id.as_str()).collect();
+    assert_eq!(ids, ["u1", "u3"]);
+    assert!(store.load_resources(&tenant(), ResourceKind::System, None).unwrap().is_empty());
 }
 
 #[test]
