@@ -55,17 +55,37 @@ impl RateLimit {
 /// At a 429, the responses that succeeded since the current run of requests began (after the
 /// last 429, or after a pause of a second or more) are divided by that run's length plus one
 /// second (the bucket it started with): a client that got `S` answers in `t` seconds (from its
-/// first request's departure) from a full bucket of `r` met `S = r + r·t`. The answers that arrive within one round trip after the 429
-/// were sent before it, and accepted: they are counted in too, as they come (raising the pace, never
-/// above that run's rate). From then on requests are spaced evenly at 95 % of that —
-/// never in bursts — and each later 429 can only lower the pace, by half at most. A run of fewer
-/// than ten answers says too little and leaves the pace alone (the concurrency still halves), so
-/// a stray 429 does not slow the client down for long; 429s within a second of the last one
-/// answer requests sent before it and are not counted again. After half a minute without a 429
-/// in which the pace held requests back, it rises by a quarter, so a limit that was lifted (or a
-/// stray 429 that was no limit at all) is left behind soon; a rise that overshoots costs one 429
-/// and doubles the wait before the next rise (up to a quarter of an hour), so a real limit is
-/// probed a handful of times an hour at most.
+/// first request's departure) from a full bucket of `r` met `S = r + r·t`. The answers that arrive
+/// within one round trip after the 429 were sent before it, and accepted: they are counted in too,
+/// as they come (raising the pace, never above that run's rate). From then on requests are spaced
+/// evenly at 95 % of that — never in bursts. A run of fewer than ten answers says too little and
+/// leaves the pace alone (the concurrency still halves); 429s within a second of the last one
+/// answer requests sent before it and are not counted again (but count as refused).
+///
+/// Not every 429 is a limit: servers also refuse at random, in transient bursts, whatever the
+/// rate. The two differ in how they answer a slower pace: a limit stops refusing once the client
+/// is below it, random 429s go on. The rate the run's successes show is a lower bound of the
+/// limit (the server accepted that much), so the pace is below any limit of the assumed shape, and
+/// a 429 while the client keeps to it is not explained by the rate. Hence:
+///
+/// - A 429 is taken as a limit when the client was faster than the server was seen to accept:
+///   before any pace was learned (the first 429 sets it, so a real limit costs one step of 429s),
+///   and after a rise of the pace.
+/// - Otherwise it is taken as a limit only if the run refused many requests: at least three, and
+///   one in five answers or more — a limit the client went over refuses a large share of what it
+///   sends, random 429s a small one whatever the pace. Such a 429 lowers the pace by half at most.
+/// - Any other 429 is transient: the request is retried (as every 429 is) and the pace stays. If
+///   the pace was lowered less than half a minute before, that cut did not stop the 429s: it is
+///   undone (once per wait before a rise, so a limit and random 429s together do not see-saw).
+///
+/// After half a minute without a lowering in which the pace held requests back, it rises by a
+/// quarter, so a limit that was lifted is left behind soon; a rise that overshoots costs one 429,
+/// goes back no lower than the pace before it, and doubles the wait before the next rise (up to a
+/// quarter of an hour), so a real limit is probed a handful of times an hour at most. A limit that
+/// appears below a pace already learned and refuses fewer than one request in five is met by
+/// retries until the next rise overshoots it; a single request at a time sees few refusals, so a
+/// limit that appears after random 429s were found is learned only by a client with several
+/// requests in flight (the default).
 #[derive(Debug)]
 pub(crate) struct LearnedRate {
     state: Mutex<Learned>,
@@ -78,12 +98,15 @@ struct Learned {
     /// Where the current run of requests began, and the successes since.
     run_start: tokio::time::Instant,
     run_successes: u64,
+    /// The 429s answered in the current run.
+    run_refused: u64,
     last_success: Option<tokio::time::Instant>,
     /// The last 429.
     throttled: Option<tokio::time::Instant>,
-    /// The last change of the pace, whether it was a rise, and the wait before the next rise.
+    /// The last change of the pace; if it was a rise, the pace before it; the wait before the next
+    /// rise.
     changed: tokio::time::Instant,
-    raised: bool,
+    raised: Option<f64>,
     raise_after: Duration,
     /// Whether the pace held a request back since it last changed.
     binding: bool,
@@ -92,6 +115,16 @@ struct Learned {
     /// After a 429 that set the pace: until when answers still count for it, the run's start,
     /// its answers, and when the 429 came.
     counting: Option<Counting>,
+    /// The last cut, while it is on trial: the pace it replaced.
+    trial: Option<Trial>,
+    /// The last undone cut.
+    undone: Option<tokio::time::Instant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Trial {
+    before: Option<f64>,
+    at: tokio::time::Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +150,8 @@ const RAISE_AFTER: Duration = Duration::from_secs(30);
 const MAX_RAISE_AFTER: Duration = Duration::from_secs(15 * 60);
 /// The fewest answers a run needs to say what the server's rate is.
 const MIN_RUN: u64 = 10;
+/// A run with fewer than one 429 in this many answers refused too few to be over a limit.
+const SPARSE: u64 = 5;
 
 impl LearnedRate {
     pub(crate) fn new() -> Self {
@@ -126,14 +161,17 @@ impl LearnedRate {
                 rate: None,
                 run_start: now,
                 run_successes: 0,
+                run_refused: 0,
                 last_success: None,
                 throttled: None,
                 changed: now,
-                raised: false,
+                raised: None,
                 raise_after: RAISE_AFTER,
                 binding: false,
                 next: now,
                 counting: None,
+                trial: None,
+                undone: None,
             }),
         }
     }
@@ -151,11 +189,12 @@ impl LearnedRate {
             let Some(mut rate) = state.rate else { return Duration::ZERO };
             let now = tokio::time::Instant::now();
             if state.binding && now.duration_since(state.changed) >= state.raise_after {
+                state.raised = Some(rate);
                 rate *= 1.25;
                 state.rate = Some(rate);
                 state.changed = now;
-                state.raised = true;
                 state.binding = false;
+                state.trial = None;
             }
             let slot = state.next.max(now);
             state.binding |= slot > now;
@@ -194,6 +233,7 @@ impl LearnedRate {
                 // The run began when its first request left, not when it was answered.
                 state.run_start = now.checked_sub(round_trip).unwrap_or(now);
                 state.run_successes = 0;
+                state.run_refused = 0;
             }
             state.run_successes += 1;
             state.last_success = Some(now);
@@ -205,33 +245,73 @@ impl LearnedRate {
     pub(crate) fn on_throttled(&self, round_trip: Duration) {
         if let Ok(mut state) = self.state.lock() {
             let now = tokio::time::Instant::now();
+            state.run_refused += 1;
             if state.throttled.is_some_and(|at| now.duration_since(at) < BUCKET) {
                 return;
             }
             state.throttled = Some(now);
             if state.run_successes >= MIN_RUN {
-                let counting = Counting {
-                    until: now + round_trip,
-                    start: state.run_start,
-                    answers: state.run_successes,
-                    at: now,
-                };
-                let measured = counting.pace();
-                state.counting = Some(counting);
-                state.rate = Some(match state.rate {
-                    Some(rate) => rate.min(measured.max(rate / 2.0)),
-                    None => measured,
-                });
-                if state.raised {
-                    state.raise_after = (state.raise_after * 2).min(MAX_RAISE_AFTER);
+                // Faster than the server was seen to accept: before any pace, or after a rise.
+                let over =
+                    state.raised.is_some() || (state.rate.is_none() && state.undone.is_none());
+                let sparse = state.run_refused < 3
+                    || state.run_refused * SPARSE < state.run_successes + state.run_refused;
+                if sparse && !over {
+                    state.on_transient(now);
+                } else {
+                    state.lower(now, round_trip);
                 }
-                state.raised = false;
-                state.binding = false;
-                state.changed = now;
-                state.next = state.next.max(now);
             }
             state.run_start = now;
             state.run_successes = 0;
+            state.run_refused = 0;
+        }
+    }
+}
+
+impl Learned {
+    /// A 429 the rate does not explain: the last cut, if it is still on trial, did not stop the
+    /// 429s and is undone, unless an undone cut was needed again within the wait before a rise.
+    fn on_transient(&mut self, now: tokio::time::Instant) {
+        let on_trial = self.trial.filter(|t| now.duration_since(t.at) < RAISE_AFTER);
+        let may_undo = self.undone.is_none_or(|at| now.duration_since(at) >= self.raise_after);
+        if let Some(trial) = on_trial
+            && may_undo
+        {
+            self.rate = trial.before;
+            self.trial = None;
+            self.undone = Some(now);
+            self.counting = None;
+            self.binding = false;
+            self.changed = now;
+        }
+    }
+
+    /// A 429 the rate explains: the pace becomes 95 % of the rate the run's successes show.
+    fn lower(&mut self, now: tokio::time::Instant, round_trip: Duration) {
+        let before = self.rate;
+        let counting = Counting {
+            until: now + round_trip,
+            start: self.run_start,
+            answers: self.run_successes,
+            at: now,
+        };
+        let measured = counting.pace();
+        self.counting = Some(counting);
+        self.rate = Some(match (self.rate, self.raised) {
+            // A rise that overshot goes back no lower than the pace the server accepted before it.
+            (Some(rate), Some(accepted)) => rate.min(measured.max(accepted)),
+            (Some(rate), None) => rate.min(measured.max(rate / 2.0)),
+            (None, _) => measured,
+        });
+        if self.raised.take().is_some() {
+            self.raise_after = (self.raise_after * 2).min(MAX_RAISE_AFTER);
+        }
+        self.binding = false;
+        self.changed = now;
+        self.next = self.next.max(now);
+        if self.rate != before {
+            self.trial = Some(Trial { before, at: now });
         }
     }
 }
@@ -466,6 +546,204 @@ mod tests {
         learned.on_throttled(Duration::ZERO);
         assert_eq!(learned.rate(), None);
         assert_eq!(learned.until_ready().await, Duration::ZERO);
+    }
+
+    /// A simulated server for the pace: a token bucket from some time on, and 429s at random.
+    struct Server {
+        /// The limit, and when it begins.
+        limit: Option<(f64, Duration)>,
+        bucket: Option<Bucket>,
+        /// The share of requests refused at random, whatever the rate.
+        noise: f64,
+        rng: fastrand::Rng,
+        start: tokio::time::Instant,
+    }
+
+    #[derive(Debug, Default)]
+    struct Tally {
+        ok: u64,
+        /// When requests were refused by the limit, and at random.
+        limited: Vec<f64>,
+        random: Vec<f64>,
+        polls: u64,
+    }
+
+    impl Server {
+        fn new(limit: Option<(f64, Duration)>, noise: f64, seed: u64) -> Self {
+            Self {
+                limit,
+                bucket: None,
+                noise,
+                rng: fastrand::Rng::with_seed(seed),
+                start: tokio::time::Instant::now(),
+            }
+        }
+
+        /// Whether a request is accepted; records the refusal.
+        fn answer(&mut self, tally: &mut Tally) -> bool {
+            let now = tokio::time::Instant::now();
+            let at = now.duration_since(self.start);
+            if let Some((rate, from)) = self.limit
+                && at >= from
+            {
+                let bucket = self.bucket.get_or_insert(Bucket { rate, tokens: rate, at: now });
+                if !bucket.take() {
+                    tally.limited.push(at.as_secs_f64());
+                    return false;
+                }
+            }
+            if self.rng.f64() < self.noise {
+                tally.random.push(at.as_secs_f64());
+                return false;
+            }
+            tally.ok += 1;
+            true
+        }
+    }
+
+    /// `workers` tasks sending requests back to back for `run`, each `round_trip` long, through
+    /// the client's limits; a refused request is sent again after a second (Retry-After: 1).
+    async fn drive(
+        server: Server,
+        workers: usize,
+        round_trip: Duration,
+        run: Duration,
+        polls: Option<(usize, Duration)>,
+    ) -> (Arc<LearnedRate>, Tally) {
+        // (jobs left in this poll, jobs in progress, polls done)
+        let work = Arc::new(Mutex::new((usize::MAX, 0usize, 0u64)));
+        if let Some((batch, interval)) = polls {
+            let work = Arc::clone(&work);
+            work.lock().unwrap().0 = batch;
+            tokio::spawn(async move {
+                let mut started = tokio::time::Instant::now();
+                loop {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    let done = {
+                        let mut w = work.lock().unwrap();
+                        let done = w.0 == 0 && w.1 == 0;
+                        w.2 += u64::from(done);
+                        done
+                    };
+                    if done {
+                        tokio::time::sleep_until(started + interval).await;
+                        started = tokio::time::Instant::now();
+                        work.lock().unwrap().0 = batch;
+                    }
+                }
+            });
+        }
+        let mut server = server;
+        server.start = tokio::time::Instant::now();
+        let learned = Arc::new(LearnedRate::new());
+        let concurrency = Arc::new(AdaptiveConcurrency::new(workers));
+        let server = Arc::new(Mutex::new(server));
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let end = tokio::time::Instant::now() + run;
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let (learned, concurrency) = (Arc::clone(&learned), Arc::clone(&concurrency));
+                let (server, tally) = (Arc::clone(&server), Arc::clone(&tally));
+                let work = Arc::clone(&work);
+                tokio::spawn(async move {
+                    while tokio::time::Instant::now() < end {
+                        let idle = {
+                            let mut w = work.lock().unwrap();
+                            let idle = w.0 == 0;
+                            if !idle {
+                                w.0 -= 1;
+                                w.1 += 1;
+                            }
+                            idle
+                        };
+                        if idle {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            continue;
+                        }
+                        let permit = concurrency.acquire().await;
+                        learned.until_ready().await;
+                        tokio::time::sleep(round_trip).await;
+                        let ok = server.lock().unwrap().answer(&mut tally.lock().unwrap());
+                        drop(permit);
+                        if ok {
+                            concurrency.on_success();
+                            learned.on_success(round_trip);
+                            work.lock().unwrap().1 -= 1;
+                        } else {
+                            concurrency.on_throttled();
+                            learned.on_throttled(round_trip);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            let mut w = work.lock().unwrap();
+                            w.0 = w.0.saturating_add(1);
+                            w.1 -= 1;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut tally = std::mem::take(&mut *tally.lock().unwrap());
+        tally.polls = work.lock().unwrap().2;
+        (learned, tally)
+    }
+
+    /// Round trips of 10 ms through the client's limits with 8 in flight: up to 800 a second.
+    const FAST: Duration = Duration::from_millis(10);
+
+    #[tokio::test(start_paused = true)]
+    async fn random_429s_do_not_ratchet_the_pace_down() {
+        // 2 % of requests refused whatever the rate, for two minutes.
+        let (learned, tally) =
+            drive(Server::new(None, 0.02, 1), 8, FAST, Duration::from_secs(120), None).await;
+        assert!(tally.random.len() > 100, "{} random 429s", tally.random.len());
+        // Before, each 429 cut the pace: about 10 answers a second at the end, at 2 a second.
+        let per_second = tally.ok as f64 / 120.0;
+        assert!(per_second > 150.0, "{per_second} answers a second");
+        let rate = learned.rate();
+        assert!(rate.is_none_or(|rate| rate > 100.0), "paced at {rate:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn random_429s_do_not_slow_down_polls() {
+        // A poll of 80 requests every 3 s, 6 % of them refused at random (the soak's burst
+        // 429s refuse about that share): every poll is on time.
+        let polls = Some((80, Duration::from_secs(3)));
+        let (learned, tally) =
+            drive(Server::new(None, 0.06, 11), 8, FAST, Duration::from_secs(120), polls).await;
+        assert!(tally.random.len() > 150, "{} random 429s", tally.random.len());
+        assert!(tally.polls >= 39, "{} polls of 40", tally.polls);
+        assert_eq!(learned.rate(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_real_limit_is_still_learned_at_the_first_429s() {
+        // 20 a second; the first rise of the pace comes after 30 s.
+        let limit = Some((20.0, Duration::ZERO));
+        let (learned, tally) =
+            drive(Server::new(limit, 0.0, 5), 8, FAST, Duration::from_secs(30), None).await;
+        // The first step: the requests in flight when the bucket ran dry. None after.
+        assert!((1..=8).contains(&tally.limited.len()), "429s at {:?}", tally.limited);
+        assert!(tally.limited.iter().all(|&at| at < 1.0), "429s at {:?}", tally.limited);
+        let rate = learned.rate().unwrap();
+        assert!((15.0..20.0).contains(&rate), "learned {rate}");
+        let per_second = tally.ok as f64 / 30.0;
+        assert!(per_second > 17.0, "{per_second} answers a second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_that_appears_after_random_429s_is_still_learned() {
+        // A minute of 2 % random 429s, then a limit of 20 a second as well.
+        let limit = Some((20.0, Duration::from_secs(60)));
+        let (learned, tally) =
+            drive(Server::new(limit, 0.02, 6), 8, FAST, Duration::from_secs(90), None).await;
+        assert!(tally.random.len() > 100, "{} random 429s", tally.random.len());
+        // Learned within a few seconds, and kept to.
+        assert!(!tally.limited.is_empty());
+        assert!(tally.limited.iter().all(|&at| (60.0..65.0).contains(&at)), "{:?}", tally.limited);
+        let rate = learned.rate().unwrap();
+        assert!((5.0..20.0).contains(&rate), "learned {rate}");
     }
 
     #[tokio::test]
