@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use cel::common::ast::{EntryExpr, Expr};
+use cel::common::ast::{CallExpr, EntryExpr, Expr};
 use cel::parser::Expression;
 
 /// What is read of a value.
@@ -186,34 +186,61 @@ struct Tracked {
     path: Vec<Step>,
 }
 
-/// The variables in scope: comprehension variables shadow the outer ones.
-enum Scope<'s> {
+/// The comprehension variables in scope, each with what is known of it (`T`): they shadow the
+/// outer ones and the rule's own variables. The compiler ([`crate::compile`]) resolves names
+/// with it too.
+pub(crate) enum Scope<'s, T> {
+    /// No comprehension variable.
     Root,
-    Bound { name: &'s str, value: Option<Tracked>, outer: &'s Scope<'s> },
+    /// `name`, bound inside `outer`.
+    Bound { name: &'s str, value: T, outer: &'s Scope<'s, T> },
 }
 
-impl Scope<'_> {
-    fn lookup(&self, wanted: &str) -> Option<Tracked> {
+impl<T> Scope<'_, T> {
+    /// The innermost comprehension variable named `wanted`, if one is.
+    pub(crate) fn bound(&self, wanted: &str) -> Option<&T> {
         match self {
-            Scope::Root => match wanted {
-                "r" => Some(Tracked { root: Root::Subject, path: Vec::new() }),
-                "rel" => Some(Tracked { root: Root::Rel, path: Vec::new() }),
-                _ => None,
-            },
+            Scope::Root => None,
             Scope::Bound { name, value, outer } => {
                 if *name == wanted {
-                    value.clone()
+                    Some(value)
                 } else {
-                    outer.lookup(wanted)
+                    outer.bound(wanted)
                 }
             }
         }
     }
 }
 
+impl Scope<'_, Option<Tracked>> {
+    fn lookup(&self, wanted: &str) -> Option<Tracked> {
+        match self.bound(wanted) {
+            Some(value) => value.clone(),
+            None => match wanted {
+                "r" => Some(Tracked { root: Root::Subject, path: Vec::new() }),
+                "rel" => Some(Tracked { root: Root::Rel, path: Vec::new() }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The operand of `size(x)` or `x.size()`.
+pub(crate) fn size_operand(call: &CallExpr) -> Option<&Expression> {
+    match (&call.target, call.args.as_slice()) {
+        (None, [only]) if call.func_name == "size" => Some(only),
+        (Some(only), []) if call.func_name == "size" => Some(&**only),
+        _ => None,
+    }
+}
+
 /// Records what `expression` reads, and returns the value it is when that is part of `r` or
 /// `rel` (for its user to say how it is read).
-fn walk(expression: &Expression, scope: &Scope<'_>, reads: &mut Reads) -> Option<Tracked> {
+fn walk(
+    expression: &Expression,
+    scope: &Scope<'_, Option<Tracked>>,
+    reads: &mut Reads,
+) -> Option<Tracked> {
     match &expression.expr {
         Expr::Unspecified | Expr::Literal(_) => None,
         Expr::Ident(name) => scope.lookup(name),
@@ -228,12 +255,7 @@ fn walk(expression: &Expression, scope: &Scope<'_>, reads: &mut Reads) -> Option
             }
         }
         Expr::Call(call) => {
-            let operand = match (&call.target, call.args.as_slice()) {
-                (None, [only]) if call.func_name == "size" => Some(only),
-                (Some(only), []) if call.func_name == "size" => Some(&**only),
-                _ => None,
-            };
-            match operand {
+            match size_operand(call) {
                 Some(operand) => {
                     if let Some(tracked) = walk(operand, scope, reads) {
                         reads.collection(&tracked);

@@ -15,11 +15,12 @@ use chrono::{DateTime, Utc};
 use jumpwatch_changes::{FieldChange, FieldOp};
 use serde_json::Value;
 
+use crate::compile::{CompiledRule, Frame};
 use crate::pack::{CelRule, Condition, MessagePart};
 use crate::rule::{Evidence, Outcome, Verdict};
 use crate::value::{cel_map, cel_val, to_cel};
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     jumpwatch_model::Timestamp::parse(text).map(|t| t.to_utc())
 }
 
@@ -215,16 +216,104 @@ fn with_params<'s, 'v>(rule: &'v CelRule, scope: &'s Context<'_, 'v>) -> Option<
     Some(inner)
 }
 
-/// A failing rule's message in `scope`.
-pub(crate) fn message(rule: &CelRule, scope: &Context<'_, '_>) -> String {
-    let inner = with_params(rule, scope);
-    render(&rule.message_parts, inner.as_ref().unwrap_or(scope))
+/// Which of a rule's conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Applies,
+    Unknown,
+    Fails,
 }
 
-/// Judges one subject in `scope` (which has the subject's variables).
+/// What answers a rule's conditions and writes its message: the interpreter, or compiled code
+/// with the interpreter behind it.
+pub(crate) trait Answers {
+    /// A condition's value, or why there is none.
+    fn check(&mut self, part: Part, condition: &Condition) -> Result<bool, String>;
+
+    /// The message of a failure.
+    fn message(&mut self) -> String;
+}
+
+/// The interpreter, in a scope with the subject's variables.
+struct Interpreted<'s, 'p, 'v> {
+    rule: &'v CelRule,
+    scope: &'s Context<'p, 'v>,
+    params: Option<Context<'s, 'v>>,
+}
+
+impl<'s, 'p, 'v> Interpreted<'s, 'p, 'v> {
+    fn new(rule: &'v CelRule, scope: &'s Context<'p, 'v>) -> Self {
+        Self { rule, scope, params: with_params(rule, scope) }
+    }
+
+    fn context(&self) -> &Context<'_, 'v> {
+        self.params.as_ref().map_or(self.scope, |inner| inner)
+    }
+}
+
+impl Answers for Interpreted<'_, '_, '_> {
+    fn check(&mut self, _: Part, condition: &Condition) -> Result<bool, String> {
+        check(self.context(), condition)
+    }
+
+    fn message(&mut self) -> String {
+        render(&self.rule.message_parts, self.context())
+    }
+}
+
+/// Where the interpreter's scope comes from when compiled code leaves a question to it.
+pub(crate) trait Fallback<'v> {
+    /// The subject's scope; with `rel` when `relations`.
+    fn scope(&mut self, relations: bool) -> &Context<'_, 'v>;
+}
+
+/// A scope built beforehand.
+pub(crate) struct Ready<'s, 'p, 'v>(pub(crate) &'s Context<'p, 'v>);
+
+impl<'v> Fallback<'v> for Ready<'_, '_, 'v> {
+    fn scope(&mut self, _: bool) -> &Context<'_, 'v> {
+        self.0
+    }
+}
+
+/// Compiled code first; the interpreter for what it is not sure of.
+pub(crate) struct Compiled<'x, 'f, 'v, F> {
+    pub(crate) rule: &'v CelRule,
+    pub(crate) compiled: &'x CompiledRule,
+    pub(crate) frame: &'x Frame<'f>,
+    pub(crate) fallback: &'x mut F,
+}
+
+impl<'v, F: Fallback<'v>> Answers for Compiled<'_, '_, 'v, F> {
+    fn check(&mut self, part: Part, condition: &Condition) -> Result<bool, String> {
+        let compiled = match part {
+            Part::Applies => self.compiled.applies.as_ref(),
+            Part::Unknown => self.compiled.unknown.as_ref(),
+            Part::Fails => Some(&self.compiled.fails),
+        };
+        if let Some(value) = compiled.and_then(|c| c.check(self.frame)) {
+            return Ok(value);
+        }
+        let scope = self.fallback.scope(self.rule.conditions_read_relations);
+        Interpreted::new(self.rule, scope).check(part, condition)
+    }
+
+    fn message(&mut self) -> String {
+        if let Some(message) = self.compiled.message(self.frame) {
+            return message;
+        }
+        let scope = self.fallback.scope(self.rule.relations.any());
+        Interpreted::new(self.rule, scope).message()
+    }
+}
+
+/// Judges one subject in `scope` (which has the subject's variables), with the interpreter.
 pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, subject: &Value) -> Verdict {
-    let inner = with_params(rule, scope);
-    let context = inner.as_ref().unwrap_or(scope);
+    decide(rule, subject, &mut Interpreted::new(rule, scope))
+}
+
+/// Judges one subject, the conditions answered by `answers`.
+pub(crate) fn decide(rule: &CelRule, subject: &Value, answers: &mut impl Answers) -> Verdict {
     let verdict = |outcome: Outcome, message: Option<String>| {
         let evidence = if outcome == Outcome::Pass || outcome == Outcome::NotApplicable {
             Vec::new()
@@ -240,14 +329,14 @@ pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, subject: &Value) ->
         Verdict { outcome, message, evidence }
     };
     if let Some(applies) = &rule.applies {
-        match check(context, applies) {
+        match answers.check(Part::Applies, applies) {
             Ok(false) => return Verdict::not_applicable(),
             Ok(true) => {}
             Err(reason) => return verdict(Outcome::Unknown, Some(reason)),
         }
     }
     if let Some(unknown) = &rule.unknown {
-        match check(context, unknown) {
+        match answers.check(Part::Unknown, unknown) {
             Ok(true) => {
                 return verdict(
                     Outcome::Unknown,
@@ -258,8 +347,8 @@ pub(crate) fn judge(rule: &CelRule, scope: &Context<'_, '_>, subject: &Value) ->
             Err(reason) => return verdict(Outcome::Unknown, Some(reason)),
         }
     }
-    match check(context, &rule.fails) {
-        Ok(true) => verdict(Outcome::Fail, Some(render(&rule.message_parts, context))),
+    match answers.check(Part::Fails, &rule.fails) {
+        Ok(true) => verdict(Outcome::Fail, Some(answers.message())),
         Ok(false) => Verdict::pass(),
         Err(reason) => verdict(Outcome::Unknown, Some(reason)),
     }

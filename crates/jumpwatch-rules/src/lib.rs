@@ -24,6 +24,7 @@
 //! framework and control). The language is described in `docs/rules.md`.
 
 pub mod audit;
+mod compile;
 pub mod compliance;
 mod demand;
 pub mod engine;

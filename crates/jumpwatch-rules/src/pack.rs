@@ -190,8 +190,6 @@ pub struct CelRule {
     /// The relations its expressions read (the engine builds only those, and only for rules
     /// that read some).
     pub(crate) relations: Relations,
-    /// Whether `applies` reads `rel` (otherwise it is checked before the relations are built).
-    pub(crate) applies_reads_relations: bool,
     /// Whether a condition reads `rel`; when only the message does, the relations are built for
     /// failures alone.
     pub(crate) conditions_read_relations: bool,
@@ -449,7 +447,6 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
         } else {
             Relations::none()
         };
-        let applies_reads_relations = applies.as_ref().is_some_and(reads);
         let conditions_read_relations = conditions.iter().any(|c| reads(c));
         // The evidence: the subject's paths the conditions read (a change rule's subject is the
         // document after the change, so `before.x` and `after.x` name its paths too).
@@ -524,7 +521,6 @@ pub fn load_pack(file: &str, text: &str) -> Result<Vec<CelRule>, RuleError> {
             message_parts,
             tests,
             relations,
-            applies_reads_relations,
             conditions_read_relations,
             evidence_paths,
             reads: demand,

@@ -13,7 +13,7 @@
 //!
 //! Lists are empty (and `parent`, `target`, `admin` missing) when the inventory has nothing.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
 use cel::common::types::CelList;
@@ -22,6 +22,7 @@ use jumpwatch_model::catalog::Api;
 use jumpwatch_model::{Inventory, PolicyBinding, Resource, ResourceId, ResourceKind, SystemId};
 use serde_json::Value;
 
+use crate::compile::{Extra, Obj, RelView, Related, Stop, V};
 use crate::demand::Demand;
 use crate::value::{Shared, cel_map, cel_merged, cel_pruned, cel_val, shared_pruned};
 
@@ -30,7 +31,7 @@ use crate::value::{Shared, cel_map, cel_merged, cel_pruned, cel_val, shared_prun
 #[derive(Debug)]
 pub(crate) struct Docs<'a> {
     inventory: &'a Inventory,
-    redacted: HashMap<(ResourceKind, &'a ResourceId), std::cell::OnceCell<Value>>,
+    redacted: HashMap<(ResourceKind, &'a ResourceId), OnceCell<Value>>,
 }
 
 impl<'a> Docs<'a> {
@@ -39,7 +40,7 @@ impl<'a> Docs<'a> {
             .kinds()
             .filter(|kind| !kind.meta().secret.is_empty())
             .flat_map(|kind| inventory.resources(kind))
-            .map(|resource| ((resource.kind, &resource.id), std::cell::OnceCell::new()))
+            .map(|resource| ((resource.kind, &resource.id), OnceCell::new()))
             .collect();
         Self { inventory, redacted }
     }
@@ -51,6 +52,10 @@ impl<'a> Docs<'a> {
 
     /// A resource's document as rules see it.
     pub(crate) fn doc<'s>(&'s self, resource: &'a Resource) -> &'s Value {
+        // Only the kinds with secret paths are in `redacted`: the others need no look-up.
+        if resource.kind.meta().secret.is_empty() {
+            return &resource.doc;
+        }
         match self.redacted.get(&(resource.kind, &resource.id)) {
             None => &resource.doc,
             Some(cell) => cell.get_or_init(|| {
@@ -211,199 +216,250 @@ impl<'a> Relations<'a> {
         self.by_system.get(system).into_iter().flatten().copied().filter(move |r| r.kind == kind)
     }
 
+    /// What `resource` is related to under `name` of `rel`, before it is converted: `None` when
+    /// its kind has no such relation, or the one document it names is missing.
+    pub(crate) fn related(&self, resource: &Resource, name: &str) -> Option<Relation<'a>> {
+        let inventory = self.docs.inventory();
+        let id = &resource.id;
+        let meta = resource.kind.meta();
+        Some(match (resource.kind, name) {
+            (_, "parent") => Relation::One(self.get(meta.parent?.kind, resource.parent.as_ref()?)?),
+            (_, "target") => Relation::One(self.get(meta.relation?.to, &resource.target()?)?),
+            (ResourceKind::User, "groups") => Relation::Shared(self.user_groups(id).collect()),
+            (ResourceKind::User, "applications") => {
+                let applications = self.user_groups(id).flat_map(|g| {
+                    inventory
+                        .edges_to(ResourceKind::ApplicationUserGroupBinding, &g.id)
+                        .filter_map(|e| self.get(ResourceKind::Application, e.from))
+                });
+                Relation::Shared(dedupe(applications))
+            }
+            (ResourceKind::User, "systems") => Relation::Shared(
+                inventory
+                    .edges_to(ResourceKind::SystemUserBinding, id)
+                    .filter_map(|e| self.get(ResourceKind::System, e.from))
+                    .collect(),
+            ),
+            (ResourceKind::User, "bindings") => Relation::Joined {
+                key: "system",
+                items: inventory
+                    .edges_to(ResourceKind::SystemUserBinding, id)
+                    .map(|e| (e.resource, self.get(ResourceKind::System, e.from)))
+                    .collect(),
+            },
+            (ResourceKind::User, "admin") => {
+                let email = resource.doc.get("email").and_then(Value::as_str)?;
+                Relation::One(self.admins.get(&email.to_lowercase())?)
+            }
+            (ResourceKind::System, "users") => Relation::Shared(
+                inventory
+                    .edges_from(ResourceKind::SystemUserBinding, id)
+                    .filter_map(|e| self.get(ResourceKind::User, e.to))
+                    .collect(),
+            ),
+            (ResourceKind::System, "bindings") => Relation::Joined {
+                key: "user",
+                items: inventory
+                    .edges_from(ResourceKind::SystemUserBinding, id)
+                    .map(|e| (e.resource, self.get(ResourceKind::User, e.to)))
+                    .collect(),
+            },
+            (ResourceKind::System, "groups") => Relation::Shared(
+                inventory
+                    .edges_to(ResourceKind::SystemGroupMember, id)
+                    .filter_map(|e| self.get(ResourceKind::SystemGroup, e.from))
+                    .collect(),
+            ),
+            (ResourceKind::System, "policies") => Relation::Policies(self.policies_of_system(id)),
+            (ResourceKind::System, "policy_statuses") => Relation::Joined {
+                key: "policy",
+                items: self
+                    .rows_of(id.as_str(), ResourceKind::PolicyStatus)
+                    .map(|status| {
+                        let policy =
+                            status.parent.as_ref().and_then(|p| self.get(ResourceKind::Policy, p));
+                        (status, policy)
+                    })
+                    .collect(),
+            },
+            (ResourceKind::System, "insights") => {
+                Relation::Tables(self.by_system.get_key_value(id.as_str()).map(|(key, _)| *key))
+            }
+            (ResourceKind::UserGroup, "members") => Relation::Shared(
+                inventory
+                    .edges_from(ResourceKind::UserGroupMember, id)
+                    .filter_map(|e| self.get(ResourceKind::User, e.to))
+                    .collect(),
+            ),
+            (ResourceKind::UserGroup, "applications") => Relation::Shared(
+                inventory
+                    .edges_to(ResourceKind::ApplicationUserGroupBinding, id)
+                    .filter_map(|e| self.get(ResourceKind::Application, e.from))
+                    .collect(),
+            ),
+            (ResourceKind::SystemGroup, "members") => Relation::Shared(
+                inventory
+                    .edges_from(ResourceKind::SystemGroupMember, id)
+                    .filter_map(|e| self.get(ResourceKind::System, e.to))
+                    .collect(),
+            ),
+            (ResourceKind::SystemGroup, "policies") => {
+                // Bound to the group, or members of a policy group bound to it.
+                let direct =
+                    inventory.edges_to(ResourceKind::PolicySystemGroupBinding, id).map(|e| e.from);
+                let through_policy_groups = inventory
+                    .edges_to(ResourceKind::PolicyGroupSystemGroupBinding, id)
+                    .flat_map(|b| inventory.edges_from(ResourceKind::PolicyGroupMember, b.from))
+                    .map(|m| m.to);
+                let policies = direct
+                    .chain(through_policy_groups)
+                    .filter_map(|p| self.get(ResourceKind::Policy, p));
+                Relation::Shared(dedupe(policies))
+            }
+            (ResourceKind::Policy, "systems") => Relation::Shared(
+                inventory
+                    .systems_of_policy_reached(&jumpwatch_model::PolicyId::from(id.clone()))
+                    .into_iter()
+                    .filter_map(|s| self.get(ResourceKind::System, s))
+                    .collect(),
+            ),
+            (ResourceKind::Policy, "statuses") => {
+                Relation::Rows(self.statuses.get(id).into_iter().flatten().copied().collect())
+            }
+            (ResourceKind::Application, "groups") => Relation::Shared(
+                inventory
+                    .edges_from(ResourceKind::ApplicationUserGroupBinding, id)
+                    .filter_map(|e| self.get(ResourceKind::UserGroup, e.to))
+                    .collect(),
+            ),
+            (ResourceKind::Organization, _) => {
+                let kind = match name {
+                    "administrators" => ResourceKind::Administrator,
+                    "authn_policies" => ResourceKind::AuthnPolicy,
+                    "policies" => ResourceKind::Policy,
+                    "ip_lists" => ResourceKind::IpList,
+                    _ => return None,
+                };
+                Relation::Shared(inventory.resources(kind).collect())
+            }
+            _ => return None,
+        })
+    }
+
+    /// The user groups a user is a direct member of.
+    fn user_groups<'s>(&'s self, user: &'s ResourceId) -> impl Iterator<Item = &'a Resource> + 's {
+        self.docs
+            .inventory()
+            .edges_to(ResourceKind::UserGroupMember, user)
+            .filter_map(|e| self.get(ResourceKind::UserGroup, e.from))
+    }
+
+    /// The rows of a kind that name a device (`None`: a device no row names).
+    fn rows_named(
+        &self,
+        system: Option<&'a str>,
+        kind: ResourceKind,
+    ) -> impl Iterator<Item = &'a Resource> {
+        system.into_iter().flat_map(move |system| self.rows_of(system, kind))
+    }
+
     /// The `rel` value of a resource, with what `demand` reads of it (the relations it does not
     /// name are left out: a user bound to 40 000 devices costs nothing to a rule that reads only
     /// its groups; and of each document, only the fields read).
     pub(crate) fn of(&self, resource: &Resource, demand: &'a Demand) -> Box<dyn Val + 'a> {
-        let inventory = self.docs.inventory();
-        let id = &resource.id;
-        let mut entries: Vec<(&'a str, Box<dyn Val + 'a>)> = Vec::new();
-        let mut add = |name: &'a str, make: &dyn Fn(&'a Demand) -> Option<Box<dyn Val + 'a>>| {
-            if let Some(wanted) = demand.member(name)
-                && let Some(value) = make(wanted)
-            {
-                entries.push((name, value));
-            }
-        };
-        match resource.kind {
-            ResourceKind::User => {
-                let groups = || {
-                    inventory
-                        .edges_to(ResourceKind::UserGroupMember, id)
-                        .filter_map(|e| self.get(ResourceKind::UserGroup, e.from))
-                };
-                add("groups", &|d| Some(self.list(groups(), d)));
-                add("applications", &|d| {
-                    let applications = groups().flat_map(|g| {
-                        inventory
-                            .edges_to(ResourceKind::ApplicationUserGroupBinding, &g.id)
-                            .filter_map(|e| self.get(ResourceKind::Application, e.from))
-                    });
-                    Some(self.list(dedupe(applications), d))
-                });
-                let bindings = || inventory.edges_to(ResourceKind::SystemUserBinding, id);
-                add("systems", &|d| {
-                    Some(
-                        self.list(
-                            bindings().filter_map(|e| self.get(ResourceKind::System, e.from)),
-                            d,
-                        ),
-                    )
-                });
-                add("bindings", &|d| {
-                    Some(self.edges(
-                        &bindings().collect::<Vec<_>>(),
-                        "system",
-                        ResourceKind::System,
-                        true,
-                        d,
-                    ))
-                });
-                add("admin", &|d| {
-                    let email = resource.doc.get("email").and_then(Value::as_str)?;
-                    let admin = self.admins.get(&email.to_lowercase())?;
-                    Some(self.doc(admin, d))
-                });
-            }
-            ResourceKind::System => {
-                let bindings = || inventory.edges_from(ResourceKind::SystemUserBinding, id);
-                add("users", &|d| {
-                    Some(
-                        self.list(bindings().filter_map(|e| self.get(ResourceKind::User, e.to)), d),
-                    )
-                });
-                add("bindings", &|d| {
-                    Some(self.edges(
-                        &bindings().collect::<Vec<_>>(),
-                        "user",
-                        ResourceKind::User,
-                        false,
-                        d,
-                    ))
-                });
-                add("groups", &|d| {
-                    let groups = inventory
-                        .edges_to(ResourceKind::SystemGroupMember, id)
-                        .filter_map(|e| self.get(ResourceKind::SystemGroup, e.from));
-                    Some(self.list(groups, d))
-                });
-                let system = resource.id.as_str();
-                add("policies", &|d| {
-                    let d = d.element();
-                    let policies: Vec<Box<dyn Val + 'a>> = self
-                        .policies_of_system(id)
-                        .into_iter()
-                        .map(|(policy, via)| self.policy(policy, &via, d))
-                        .collect();
-                    Some(Box::new(Shared::new(CelList::from(policies))))
-                });
-                add("policy_statuses", &|d| {
-                    let d = d.element();
-                    let statuses: Vec<Box<dyn Val + 'a>> = self
-                        .rows_of(system, ResourceKind::PolicyStatus)
-                        .map(|status| {
-                            let policy = d.member("policy").and_then(|wanted| {
-                                let policy = status
-                                    .parent
-                                    .as_ref()
-                                    .and_then(|p| self.get(ResourceKind::Policy, p))?;
-                                Some(("policy", self.doc(policy, wanted)))
-                            });
-                            Box::new(cel_merged(
-                                self.docs.doc(status),
-                                d,
-                                policy.into_iter().collect(),
-                            )) as Box<dyn Val + 'a>
-                        })
-                        .collect();
-                    Some(Box::new(Shared::new(CelList::from(statuses))))
-                });
-                add("insights", &|d| {
-                    let tables = self.insights.iter().filter_map(|&(kind, table)| {
-                        let wanted = d.member(table)?;
-                        Some((table, self.rows(self.rows_of(system, kind), wanted)))
-                    });
-                    Some(Box::new(Shared::new(cel_map(tables))))
-                });
-            }
-            ResourceKind::UserGroup => {
-                add("members", &|d| {
-                    let members = inventory
-                        .edges_from(ResourceKind::UserGroupMember, id)
-                        .filter_map(|e| self.get(ResourceKind::User, e.to));
-                    Some(self.list(members, d))
-                });
-                add("applications", &|d| {
-                    let applications = inventory
-                        .edges_to(ResourceKind::ApplicationUserGroupBinding, id)
-                        .filter_map(|e| self.get(ResourceKind::Application, e.from));
-                    Some(self.list(applications, d))
-                });
-            }
-            ResourceKind::SystemGroup => {
-                add("members", &|d| {
-                    let members = inventory
-                        .edges_from(ResourceKind::SystemGroupMember, id)
-                        .filter_map(|e| self.get(ResourceKind::System, e.to));
-                    Some(self.list(members, d))
-                });
-                add("policies", &|d| {
-                    // Bound to the group, or members of a policy group bound to it.
-                    let direct = inventory
-                        .edges_to(ResourceKind::PolicySystemGroupBinding, id)
-                        .map(|e| e.from);
-                    let through_policy_groups = inventory
-                        .edges_to(ResourceKind::PolicyGroupSystemGroupBinding, id)
-                        .flat_map(|b| inventory.edges_from(ResourceKind::PolicyGroupMember, b.from))
-                        .map(|m| m.to);
-                    let policies = direct
-                        .chain(through_policy_groups)
-                        .filter_map(|p| self.get(ResourceKind::Policy, p));
-                    Some(self.list(dedupe(policies), d))
-                });
-            }
-            ResourceKind::Policy => {
-                add("systems", &|d| {
-                    let systems = inventory
-                        .systems_of_policy_reached(&jumpwatch_model::PolicyId::from(id.clone()))
-                        .into_iter()
-                        .filter_map(|s| self.get(ResourceKind::System, s));
-                    Some(self.list(systems, d))
-                });
-                add("statuses", &|d| {
-                    Some(self.rows(self.statuses.get(id).into_iter().flatten().copied(), d))
-                });
-            }
-            ResourceKind::Application => {
-                add("groups", &|d| {
-                    let groups = inventory
-                        .edges_from(ResourceKind::ApplicationUserGroupBinding, id)
-                        .filter_map(|e| self.get(ResourceKind::UserGroup, e.to));
-                    Some(self.list(groups, d))
-                });
-            }
-            ResourceKind::Organization => {
-                for (name, kind) in [
-                    ("administrators", ResourceKind::Administrator),
-                    ("authn_policies", ResourceKind::AuthnPolicy),
-                    ("policies", ResourceKind::Policy),
-                    ("ip_lists", ResourceKind::IpList),
-                ] {
-                    add(name, &|d| Some(self.list(inventory.resources(kind), d)));
-                }
-            }
-            _ => {}
-        }
-        let meta = resource.kind.meta();
-        add("parent", &|d| {
-            let parent = self.get(meta.parent?.kind, resource.parent.as_ref()?)?;
-            Some(self.doc(parent, d))
-        });
-        add("target", &|d| {
-            let target = self.get(meta.relation?.to, &resource.target()?)?;
-            Some(self.doc(target, d))
+        let names = relation_names(resource.kind).iter().chain(&["parent", "target"]);
+        let entries = names.filter_map(|&name| {
+            let wanted = demand.member(name)?;
+            let related = self.related(resource, name)?;
+            Some((name, self.cel(related, wanted)))
         });
         Box::new(Shared::new(cel_map(entries)))
+    }
+
+    /// A relation as a CEL value, with what `demand` reads of it.
+    fn cel(&self, related: Relation<'a>, demand: &'a Demand) -> Box<dyn Val + 'a> {
+        match related {
+            Relation::One(resource) => self.doc(resource, demand),
+            Relation::Shared(resources) => self.list(resources, demand),
+            Relation::Rows(resources) => self.rows(resources, demand),
+            Relation::Policies(policies) => {
+                let d = demand.element();
+                let policies: Vec<Box<dyn Val + 'a>> =
+                    policies.iter().map(|(policy, via)| self.policy(policy, via, d)).collect();
+                Box::new(Shared::new(CelList::from(policies)))
+            }
+            Relation::Joined { key, items } => {
+                let demand = demand.element();
+                let other_demand = demand.member(key);
+                let items: Vec<Box<dyn Val + 'a>> = items
+                    .into_iter()
+                    .map(|(resource, other)| {
+                        let extra = other_demand
+                            .and_then(|wanted| Some((key, self.doc(other?, wanted))))
+                            .into_iter()
+                            .collect();
+                        Box::new(cel_merged(self.docs.doc(resource), demand, extra))
+                            as Box<dyn Val + 'a>
+                    })
+                    .collect();
+                Box::new(Shared::new(CelList::from(items)))
+            }
+            Relation::Tables(system) => {
+                let tables = self.insights.iter().filter_map(|&(kind, table)| {
+                    let wanted = demand.member(table)?;
+                    Some((table, self.rows(self.rows_named(system, kind), wanted)))
+                });
+                Box::new(Shared::new(cel_map(tables)))
+            }
+        }
+    }
+
+    /// A relation as compiled code reads it; of `insights`, the tables `demand` names.
+    pub(crate) fn native(&self, related: Relation<'a>, demand: &Demand) -> Option<Related<'a>> {
+        let doc = |resource: &'a Resource| Obj::plain(self.docs.doc(resource));
+        Some(match related {
+            Relation::One(resource) => Related::One(doc(resource)),
+            Relation::Shared(resources) | Relation::Rows(resources) => {
+                Related::List(resources.into_iter().map(doc).collect())
+            }
+            Relation::Policies(policies) => Related::List(
+                policies
+                    .into_iter()
+                    .map(|(policy, via)| Obj {
+                        doc: self.docs.doc(policy),
+                        extra: Extra::Vias(
+                            via.via_system_group.map(ResourceId::as_str),
+                            via.via_policy_group.map(ResourceId::as_str),
+                        ),
+                    })
+                    .collect(),
+            ),
+            Relation::Joined { key, items } => Related::List(
+                items
+                    .into_iter()
+                    .map(|(resource, other)| Obj {
+                        doc: self.docs.doc(resource),
+                        extra: other
+                            .map_or(Extra::None, |other| Extra::Doc(key, self.docs.doc(other))),
+                    })
+                    .collect(),
+            ),
+            Relation::Tables(system) => {
+                let Demand::Fields { fields, .. } = demand else { return None };
+                if demand.whole_object() {
+                    return None;
+                }
+                Related::Tables(
+                    self.insights
+                        .iter()
+                        .filter(|(_, table)| fields.contains_key(*table))
+                        .map(|&(kind, table)| {
+                            (table, self.rows_named(system, kind).map(doc).collect())
+                        })
+                        .collect(),
+                )
+            }
+        })
     }
 
     /// A policy as a device's relation: its document, with the system group (`via_group`) and
@@ -438,35 +494,6 @@ impl<'a> Relations<'a> {
         boxed
     }
 
-    /// Binding documents with the resource at their other end under `key`; `demand` is the
-    /// list's.
-    fn edges(
-        &self,
-        edges: &[jumpwatch_model::Edge<'a>],
-        key: &'static str,
-        kind: ResourceKind,
-        from: bool,
-        demand: &'a Demand,
-    ) -> Box<dyn Val + 'a> {
-        let demand = demand.element();
-        let other_demand = demand.member(key);
-        let items: Vec<Box<dyn Val + 'a>> = edges
-            .iter()
-            .map(|edge| {
-                let extra = other_demand
-                    .and_then(|wanted| {
-                        let other = self.get(kind, if from { edge.from } else { edge.to })?;
-                        Some((key, self.doc(other, wanted)))
-                    })
-                    .into_iter()
-                    .collect();
-                Box::new(cel_merged(self.docs.doc(edge.resource), demand, extra))
-                    as Box<dyn Val + 'a>
-            })
-            .collect();
-        Box::new(Shared::new(CelList::from(items)))
-    }
-
     /// The policies that apply to a system, once each, with the way they come through
     /// ([`Inventory::policies_applying_to`]: bound to the system, to one of its system groups, or a
     /// member of a policy group bound to either). A policy that comes several ways keeps the first:
@@ -487,6 +514,39 @@ impl<'a> Relations<'a> {
     }
 }
 
+/// What a resource is related to under one name of `rel`, before it is converted.
+pub(crate) enum Relation<'a> {
+    /// One document (`admin`, `parent`, `target`).
+    One(&'a Resource),
+    /// Documents that other subjects' relations share (converted once an evaluation).
+    Shared(Vec<&'a Resource>),
+    /// Documents of this subject alone: its System Insights rows, a policy's statuses.
+    Rows(Vec<&'a Resource>),
+    /// A device's policies, with the groups they come through.
+    Policies(Vec<(&'a Resource, PolicyBinding<'a>)>),
+    /// Binding or status documents, each with the resource at its other end under `key`.
+    Joined { key: &'static str, items: Vec<(&'a Resource, Option<&'a Resource>)> },
+    /// `insights`: the System Insights rows of a device, by table (`None`: a device no row
+    /// names).
+    Tables(Option<&'a str>),
+}
+
+/// The names of `rel` of a kind, besides `parent` and `target`.
+const fn relation_names(kind: ResourceKind) -> &'static [&'static str] {
+    match kind {
+        ResourceKind::User => &["groups", "applications", "systems", "bindings", "admin"],
+        ResourceKind::System => {
+            &["users", "bindings", "groups", "policies", "policy_statuses", "insights"]
+        }
+        ResourceKind::UserGroup => &["members", "applications"],
+        ResourceKind::SystemGroup => &["members", "policies"],
+        ResourceKind::Policy => &["systems", "statuses"],
+        ResourceKind::Application => &["groups"],
+        ResourceKind::Organization => &["administrators", "authn_policies", "policies", "ip_lists"],
+        _ => &[],
+    }
+}
+
 fn cel_val_str(text: &str) -> Box<dyn Val + '_> {
     Box::new(cel::common::types::CelString::from(text))
 }
@@ -495,4 +555,59 @@ fn cel_val_str(text: &str) -> Box<dyn Val + '_> {
 fn dedupe<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<&'a Resource> {
     let mut seen = std::collections::HashSet::new();
     resources.into_iter().filter(|r| seen.insert(&r.id)).collect()
+}
+
+/// The most relations a kind's rules read natively (every name of `rel` of a kind, `parent` and
+/// `target` included, fits).
+const SLOTS: usize = 8;
+
+/// `rel` of one resource as compiled code reads it: each relation the rules of its kind read is
+/// computed the first time a rule reads it, then kept for the resource's other rules.
+pub(crate) struct RelCache<'r, 'a> {
+    relations: &'r Relations<'a>,
+    resource: &'a Resource,
+    /// What the kind's rules read of `rel`.
+    demand: &'r Demand,
+    /// The relations read by name, each with its value once computed.
+    names: &'r [&'r str],
+    slots: [OnceCell<Result<Option<Related<'r>>, Stop>>; SLOTS],
+}
+
+impl<'r, 'a: 'r> RelCache<'r, 'a> {
+    pub(crate) fn new(
+        relations: &'r Relations<'a>,
+        resource: &'a Resource,
+        demand: &'r Demand,
+        names: &'r [&'r str],
+    ) -> Self {
+        Self { relations, resource, demand, names, slots: std::array::from_fn(|_| OnceCell::new()) }
+    }
+
+    /// The names of `rel` that `demand` reads by name (none when it reads `rel` whole: compiled
+    /// code then leaves `rel` to CEL).
+    pub(crate) fn names(demand: &Demand) -> Vec<&str> {
+        match demand {
+            Demand::Fields { fields, .. } if !demand.whole_object() => {
+                fields.keys().map(String::as_str).take(SLOTS).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl<'r, 'a: 'r> RelView<'r> for RelCache<'r, 'a> {
+    fn relation(&'r self, name: &str) -> Result<Option<V<'r>>, Stop> {
+        let slot = self.names.iter().position(|n| *n == name).ok_or(Stop::Defer)?;
+        let value = self.slots[slot].get_or_init(|| {
+            let Some(related) = self.relations.related(self.resource, name) else {
+                return Ok(None);
+            };
+            let wanted = self.demand.member(name).ok_or(Stop::Defer)?;
+            self.relations.native(related, wanted).map(Some).ok_or(Stop::Defer)
+        });
+        match value {
+            Ok(related) => Ok(related.as_ref().map(Related::value)),
+            Err(stop) => Err(*stop),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
+mod compiled;
 mod events;
 mod findings;
 mod fuzz;
