@@ -181,8 +181,11 @@ pub struct Transition {
 pub struct Reconciled {
     /// Every finding of the tenant, by fingerprint.
     pub findings: BTreeMap<String, Finding>,
-    /// The fingerprints of the findings that changed (to store).
+    /// The fingerprints of the findings that changed (to store whole).
     pub changed: Vec<String>,
+    /// The fingerprints of the open findings that failed again exactly as before: only their
+    /// `last_seen` moved (to store, that alone).
+    pub seen: Vec<String>,
     /// The moves between states.
     pub transitions: Vec<Transition>,
 }
@@ -191,6 +194,11 @@ impl Reconciled {
     /// The findings that changed.
     pub fn changed_findings(&self) -> impl Iterator<Item = &Finding> {
         self.changed.iter().filter_map(|f| self.findings.get(f))
+    }
+
+    /// The findings seen again unchanged (only `last_seen` moved).
+    pub fn seen_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.seen.iter().filter_map(|f| self.findings.get(f))
     }
 
     /// The findings in a state.
@@ -246,6 +254,16 @@ pub fn reconcile(
                 match out.findings.get_mut(&print) {
                     Some(finding) => {
                         finding.last_seen = now;
+                        if finding.state != FindingState::Resolved
+                            && finding.message == result.message
+                            && finding.evidence == result.evidence
+                            && finding.severity == result.severity
+                            && finding.name == result.name
+                        {
+                            // As before: only `last_seen` is written.
+                            out.seen.push(print);
+                            continue;
+                        }
                         finding.message.clone_from(&result.message);
                         finding.evidence.clone_from(&result.evidence);
                         finding.severity = result.severity;
@@ -380,6 +398,9 @@ pub fn reconcile(
     }
     out.changed.sort();
     out.changed.dedup();
+    // A finding seen again and then moved (suppressed, say) is stored whole.
+    out.seen.retain(|print| out.changed.binary_search(print).is_err());
+    out.seen.sort();
     out
 }
 

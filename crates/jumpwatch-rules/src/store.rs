@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use jumpwatch_changes::{InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};
 use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
 
@@ -19,6 +20,9 @@ pub struct AuditCommit {
     pub tenant: TenantId,
     /// The findings that changed (whole).
     pub findings: Vec<Finding>,
+    /// The open findings seen again unchanged, each with its new `last_seen`: only that is
+    /// written (a tenant's open findings fail again at every poll, and most are as they were).
+    pub seen: Vec<(String, DateTime<Utc>)>,
     /// Their moves between states.
     pub transitions: Vec<Transition>,
 }
@@ -30,6 +34,11 @@ impl AuditCommit {
         Self {
             tenant,
             findings: audit.findings.changed_findings().cloned().collect(),
+            seen: audit
+                .findings
+                .seen_findings()
+                .map(|f| (f.fingerprint.clone(), f.last_seen))
+                .collect(),
             transitions: audit.findings.transitions.clone(),
         }
     }
@@ -100,6 +109,11 @@ impl MemoryFindingStore {
         let findings = state.findings.entry(audit.tenant.clone()).or_default();
         for finding in &audit.findings {
             findings.insert(finding.fingerprint.clone(), finding.clone());
+        }
+        for (print, at) in &audit.seen {
+            if let Some(finding) = findings.get_mut(print) {
+                finding.last_seen = *at;
+            }
         }
         state.transitions.extend(audit.transitions.iter().cloned());
         Ok(())

@@ -2,6 +2,8 @@
 //! [`FindingStore`](jumpwatch_rules::FindingStore) port on SQLite. An audit is written in the
 //! transaction of the poll it judges.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use jumpwatch_changes::{PollCommit, StoreError};
 use jumpwatch_model::TenantId;
@@ -11,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::{Error, SqliteStore, now_text};
 
-/// Writes an audit's findings (whole rows) and transitions.
+/// Writes an audit's findings (whole rows, or `last_seen` alone for those seen again unchanged)
+/// and transitions.
 pub(crate) fn write_audit(tx: &Transaction<'_>, audit: &AuditCommit) -> Result<(), Error> {
     let mut upsert = tx.prepare_cached(
         "INSERT INTO findings (fingerprint, tenant, rule, rule_type, severity, kind, resource_id, name, state, message, evidence, first_seen, last_seen, resolved_at, reopened, suppression, opened_at)
@@ -42,6 +45,18 @@ pub(crate) fn write_audit(tx: &Transaction<'_>, audit: &AuditCommit) -> Result<(
             f.suppression,
             now_text(f.opened_at),
         ])?;
+    }
+    // The findings seen again unchanged: `last_seen` alone, one statement an instant (there is
+    // usually one).
+    let mut seen_at: BTreeMap<DateTime<Utc>, Vec<&str>> = BTreeMap::new();
+    for (print, at) in &audit.seen {
+        seen_at.entry(*at).or_default().push(print);
+    }
+    let mut touch = tx.prepare_cached(
+        "UPDATE findings SET last_seen = ?1 WHERE fingerprint IN (SELECT value FROM json_each(?2))",
+    )?;
+    for (at, prints) in seen_at {
+        touch.execute(params![now_text(at), serde_json::to_string(&prints).unwrap_or_default()])?;
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO finding_transitions (fingerprint, tenant, from_state, to_state, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -119,6 +119,40 @@ fn a_finding_opens_resolves_reopens_and_resolves_on_deletion() {
 }
 
 #[test]
+fn a_finding_failing_again_as_before_is_only_seen_and_a_new_message_rewrites_it() {
+    let mut run = Run::new();
+    let print = fingerprint(&tenant(), RULE, "u1");
+    let audit = run.audit(&[user("u1", "ada", Some(true))], t0());
+    assert!(audit.findings.changed.contains(&print), "a new finding is stored whole");
+    assert!(audit.findings.seen.is_empty(), "nothing was stored before");
+
+    let later = t0() + Duration::hours(1);
+    let audit = run.audit(&[user("u1", "ada", Some(true))], later);
+    assert!(!audit.findings.changed.contains(&print));
+    // Every finding of the user (other rules fail on it too) is seen again, none rewritten.
+    assert!(audit.findings.changed.is_empty(), "{:?}", audit.findings.changed);
+    assert!(audit.findings.seen.contains(&print));
+    assert!(audit.findings.seen_findings().all(|f| f.last_seen == later && f.first_seen == t0()));
+    let commit = jumpwatch_rules::AuditCommit::of(tenant(), &audit);
+    assert!(commit.findings.is_empty());
+    assert!(commit.seen.contains(&(print.clone(), later)));
+
+    // Renamed: the message names the user, so the finding is rewritten, not only seen.
+    let audit = run.audit(&[user("u1", "ada.l", Some(true))], t0() + Duration::hours(2));
+    assert!(audit.findings.changed.contains(&print));
+    assert!(!audit.findings.seen.contains(&print));
+    assert!(run.finding("u1").unwrap().message.as_deref().unwrap().starts_with("ada.l"));
+
+    // Suppressed while failing as before: stored whole, with its new state.
+    run.suppressions
+        .push(Suppression::new(RULE, "accepted", "me", t0() + Duration::days(9), t0()).unwrap());
+    let audit = run.audit(&[user("u1", "ada.l", Some(true))], t0() + Duration::hours(3));
+    assert!(audit.findings.changed.contains(&print));
+    assert!(!audit.findings.seen.contains(&print));
+    assert_eq!(run.finding("u1").unwrap().state, FindingState::Suppressed);
+}
+
+#[test]
 fn missing_evidence_neither_opens_nor_resolves() {
     let run = Run::new();
     // `fde_not_active` is unknown for a Mac that never reported: no finding.

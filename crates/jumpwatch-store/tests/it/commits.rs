@@ -260,3 +260,30 @@ fn processes_opening_one_new_database_at_once_all_succeed() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn findings_seen_again_move_only_their_last_seen() {
+    use jumpwatch_rules::{AuditCommit, AuditInput, Engine, FindingState, FindingStore};
+    let store = SqliteStore::in_memory().unwrap();
+    let engine = Engine::builtin().unwrap();
+    let sudo = users(&[json!({"_id": "u1", "username": "ada", "passwordless_sudo": true})]);
+    let mut previous = users(&[]);
+    for n in 0..2 {
+        let commit = poll(n, &previous, &sudo, &USERS);
+        let audit = engine
+            .audit(AuditInput::new(&commit.snapshot, at(n)), store.findings(&tenant()).unwrap());
+        let audit = AuditCommit::of(tenant(), &audit);
+        if n == 1 {
+            assert!(audit.findings.is_empty(), "nothing but last_seen moved");
+            assert!(!audit.seen.is_empty());
+        }
+        store.commit_audited(&commit, &audit).unwrap();
+        previous = sudo.clone();
+    }
+    let findings = store.findings(&tenant()).unwrap();
+    let sudo = findings.iter().find(|f| f.rule == "jc.user.passwordless_sudo").unwrap();
+    assert_eq!((sudo.first_seen, sudo.last_seen), (at(0), at(1)));
+    assert_eq!(sudo.state, FindingState::Open);
+    assert!(sudo.message.as_deref().unwrap().contains("ada"));
+    assert!(findings.iter().all(|f| f.last_seen == at(1)), "every open finding was seen again");
+}
