@@ -14,8 +14,9 @@
 //!   latency the simulator adds to every response: the round trip `t`;
 //! - `--concurrency N` (default: the client's default), the requests Jumpwatch keeps in flight;
 //! - `--sequential-pages N|all` (default 20) and `--sequential-parents N|all` (default 40): how
-//!   many pages of each top-level kind, and how many parents of each child kind, the sequential
-//!   paginator lists; a kind listed in part is extrapolated, and the report says so;
+//!   many pages of each top-level kind (and of each parent of a child kind), and how many parents
+//!   of each child kind, the sequential paginator lists; a kind listed in part is extrapolated,
+//!   and the report says so;
 //! - `--rate-limit N` (default 20; 0 skips it): the simulator's requests a second for the
 //!   rate-limited run;
 //! - `--drain N` (default 200; 0 skips it) and `--drain-rate N` (default 20): the alerts of the
@@ -56,7 +57,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use jumpwatch_api::{Client, SecretString};
 use jumpwatch_changes::Collector;
-use jumpwatch_model::{ResourceKind, TenantId};
+use jumpwatch_model::{ResourceId, ResourceKind, TenantId};
 use jumpwatch_sim::{Simulator, Size};
 use serde_json::{Value, json};
 
@@ -272,6 +273,13 @@ pub(crate) fn measure(options: &Options, note: &dyn Fn(&str)) -> Result<Value> {
     // Only the reports are needed from here on: the tenant's documents are freed before the
     // other measures (at `large`, gigabytes the steady-state poll's child would compete with).
     let resources = collection.inventory.len();
+    // The items of each parent, for the sequential baseline's extrapolation.
+    let mut children: BTreeMap<(ResourceKind, ResourceId), usize> = BTreeMap::new();
+    for resource in collection.inventory.iter() {
+        if let Some(parent) = &resource.parent {
+            *children.entry((resource.kind, parent.clone())).or_default() += 1;
+        }
+    }
     let reports = collection.reports;
     drop(collection.inventory);
 
@@ -306,8 +314,13 @@ pub(crate) fn measure(options: &Options, note: &dyn Fn(&str)) -> Result<Value> {
         pages: options.sequential_pages,
         parents: options.sequential_parents,
     };
-    let baseline =
-        runtime.block_on(sequential::paginate(&sequential_client, sampling, &counts, note))?;
+    let baseline = runtime.block_on(sequential::paginate(
+        &sequential_client,
+        sampling,
+        &counts,
+        &children,
+        note,
+    ))?;
     let speedup = baseline.estimated_s / collect_s;
 
     let jumpwatch_kinds: Value = reports
