@@ -240,6 +240,15 @@ pub fn reconcile(
     scope: &Lifecycle<'_>,
 ) -> Reconciled {
     let now = scope.now;
+    // The findings by rule and resource: a result finds its finding without hashing a
+    // fingerprint, and the many results with none (most pass) are passed over.
+    let mut known: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for finding in &previous {
+        known
+            .entry(finding.rule.clone())
+            .or_default()
+            .insert(finding.resource.clone(), finding.fingerprint.clone());
+    }
     let mut out = Reconciled {
         findings: previous.into_iter().map(|f| (f.fingerprint.clone(), f)).collect(),
         ..Reconciled::default()
@@ -247,9 +256,17 @@ pub fn reconcile(
     let mut moves: Vec<(String, Option<FindingState>, FindingState, Reason)> = Vec::new();
     let mut touched = std::collections::HashSet::new();
     for result in results {
-        let print = fingerprint(scope.tenant, &result.rule, &result.resource);
+        let found = known.get(&result.rule).and_then(|by| by.get(&result.resource)).cloned();
         match result.outcome {
             Outcome::Fail => {
+                let print = found.unwrap_or_else(|| {
+                    let print = fingerprint(scope.tenant, &result.rule, &result.resource);
+                    known
+                        .entry(result.rule.clone())
+                        .or_default()
+                        .insert(result.resource.clone(), print.clone());
+                    print
+                });
                 touched.insert(print.clone());
                 match out.findings.get_mut(&print) {
                     Some(finding) => {
@@ -311,6 +328,8 @@ pub fn reconcile(
                 }
             }
             Outcome::Pass | Outcome::NotApplicable if result.rule_type == RuleType::State => {
+                // No finding: nothing to resolve.
+                let Some(print) = found else { continue };
                 touched.insert(print.clone());
                 if let Some(finding) = out.findings.get(&print)
                     && finding.state != FindingState::Resolved
@@ -324,7 +343,7 @@ pub fn reconcile(
                 }
             }
             _ => {
-                touched.insert(print);
+                touched.extend(found);
             }
         }
     }
