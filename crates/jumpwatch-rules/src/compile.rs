@@ -12,9 +12,9 @@
 //! Names resolve as in [`crate::demand`], with its [`Scope`]: comprehension variables shadow
 //! `r`, `rel`, `org` and `params`; `params` are constants, read once when the rule is compiled.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, LiteralValue, SelectExpr};
 use cel::parser::Expression;
@@ -22,8 +22,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use crate::demand::{Demand, Scope, size_operand};
-use crate::eval::{cidr_prefix, parse_time};
+use crate::eval::{Patterns, cidr_prefix, parse_time};
 use crate::pack::{CelRule, Condition, MessagePart};
+use crate::relations::AddressHasher;
 
 /// Why compiled code gives no value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +141,9 @@ impl<'f> V<'f> {
 pub(crate) struct Obj<'f> {
     pub(crate) doc: &'f Value,
     pub(crate) extra: Extra<'f>,
+    /// A document that the relations of many subjects share (a policy, a group): what compiled
+    /// code works out from it alone is kept in the [`Memo`].
+    pub(crate) shared: bool,
 }
 
 /// What a relation adds to a document.
@@ -154,7 +158,12 @@ pub(crate) enum Extra<'f> {
 
 impl<'f> Obj<'f> {
     pub(crate) const fn plain(doc: &'f Value) -> Self {
-        Self { doc, extra: Extra::None }
+        Self { doc, extra: Extra::None, shared: false }
+    }
+
+    /// A document that many subjects' relations share.
+    pub(crate) const fn shared(doc: &'f Value, extra: Extra<'f>) -> Self {
+        Self { doc, extra, shared: true }
     }
 
     fn get(&self, name: &str) -> Option<V<'f>> {
@@ -231,13 +240,127 @@ pub(crate) struct Frame<'f> {
     pub(crate) rel: Option<&'f dyn RelView<'f>>,
     pub(crate) org: Option<&'f Value>,
     pub(crate) now: DateTime<Utc>,
+    /// Where the values worked out from shared documents are kept (`None`: nowhere).
+    pub(crate) memo: Option<&'f Memo>,
+}
+
+/// Which shared document (with what its relation adds) a memoized expression read, and which
+/// expression it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct MemoKey {
+    /// The address of the expression's compiled code.
+    code: usize,
+    doc: usize,
+    /// What the relation adds: its variant, and the addresses of what it names when the
+    /// expression reads them.
+    extra: [usize; 3],
+}
+
+impl MemoKey {
+    /// The key of `code` on `object`; `added` when the code reads a name that a relation adds
+    /// (else only whether something is added matters: a document with additions has no size).
+    fn new(code: &Code, object: &Obj<'_>, added: bool) -> Self {
+        let at = |text: Option<&str>| text.map_or(0, |t| t.as_ptr() as usize);
+        let extra = match object.extra {
+            Extra::None => [0, 0, 0],
+            Extra::Doc(key, other) if added => [1, key.as_ptr() as usize, address(other)],
+            Extra::Vias(group, policy_group) if added => [2, at(group), at(policy_group)],
+            Extra::Doc(..) => [1, 0, 0],
+            Extra::Vias(..) => [2, 0, 0],
+        };
+        Self { code: std::ptr::from_ref(code) as usize, doc: address(object.doc), extra }
+    }
+}
+
+/// The names under which a relation adds something to a document ([`Extra`]).
+const ADDED: [&str; 5] = ["via_group", "via_policy_group", "user", "system", "policy"];
+
+/// Whether `expression` selects a field named one of `names` (anywhere in it).
+fn selects(expression: &Expression, names: &[&str]) -> bool {
+    match &expression.expr {
+        Expr::Select(select) => {
+            names.contains(&select.field.as_str()) || selects(&select.operand, names)
+        }
+        Expr::Call(call) => {
+            call.target.iter().any(|t| selects(t, names))
+                || call.args.iter().any(|a| selects(a, names))
+        }
+        Expr::List(list) => list.elements.iter().any(|e| selects(e, names)),
+        Expr::Comprehension(c) => {
+            [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result]
+                .into_iter()
+                .any(|e| selects(e, names))
+        }
+        // Maps and structs are not memoized: whatever they read, assume the worst.
+        Expr::Map(_) | Expr::Struct(_) => true,
+        _ => false,
+    }
+}
+
+fn address<T>(value: &T) -> usize {
+    std::ptr::from_ref(value) as usize
+}
+
+/// The values of the conditions' parts that read nothing but one comprehension variable, for
+/// the shared documents that variable took: a policy that applies to every device is matched
+/// against a rule's template pattern once, not once a device.
+///
+/// It must not outlive the compiled code or the documents its keys are the addresses of: an
+/// evaluation keeps one for one kind's compiled rules.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    values: RefCell<HashMap<MemoKey, Result<bool, Stop>, BuildAddressHasher>>,
+    /// The instants of the documents' timestamps, by the address and length of their text (the
+    /// rules of a device read its `lastContact` a few times each).
+    times: RefCell<Times>,
+}
+
+type BuildAddressHasher = std::hash::BuildHasherDefault<AddressHasher>;
+
+/// Text (address, length) → the instant it names.
+type Times = HashMap<(usize, usize), Option<DateTime<Utc>>, BuildAddressHasher>;
+
+impl Memo {
+    fn get(&self, key: &MemoKey) -> Option<Result<bool, Stop>> {
+        self.values.borrow().get(key).copied()
+    }
+
+    fn keep(&self, key: MemoKey, value: Result<bool, Stop>) {
+        self.values.borrow_mut().insert(key, value);
+    }
+
+    /// The instant a document's text names (`None`: it names none).
+    fn time(&self, text: &str) -> Option<DateTime<Utc>> {
+        let key = (text.as_ptr() as usize, text.len());
+        if let Some(known) = self.times.borrow().get(&key) {
+            return *known;
+        }
+        let at = parse_time(text);
+        self.times.borrow_mut().insert(key, at);
+        at
+    }
+
+    /// How many values it holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.values.borrow().len()
+    }
 }
 
 /// The values of the comprehension variables, innermost first.
 struct Locals<'s, 'f> {
     value: V<'f>,
     outer: Option<&'s Locals<'s, 'f>>,
+    /// The paths the predicate reads of the value (`x.a`, `x.a.b`), each looked up once.
+    paths: &'s [PathSlot<'f>],
 }
+
+/// A path of a comprehension variable's value, once looked up.
+type PathSlot<'f> = OnceCell<Result<Option<V<'f>>, Stop>>;
+
+/// The most paths of a comprehension variable that are looked up once an element (the others
+/// each time they are read).
+const PATHS: usize = 8;
 
 type Code = Box<dyn for<'f> Fn(&Frame<'f>, Option<&Locals<'_, 'f>>) -> Out<'f>>;
 
@@ -380,6 +503,13 @@ type Slot = Option<usize>;
 struct Compiler<'p> {
     params: &'p BTreeMap<String, Value>,
     fields: &'p Fields,
+    /// The engine's compiled regular expressions.
+    patterns: &'p Patterns,
+    /// Whether the expression being compiled is part of a memoized one (only the outermost
+    /// part that reads one variable alone is memoized).
+    memoizing: Cell<bool>,
+    /// Of each comprehension variable in scope (by level), the paths of it read by name.
+    paths: RefCell<Vec<Vec<String>>>,
 }
 
 /// The top-level fields of `r` that the rules of a kind read by name: compiled code reads each
@@ -407,6 +537,23 @@ impl Fields {
 
 impl Compiler<'_> {
     fn node(&self, expression: &Expression, scope: &Scope<'_, Slot>, depth: usize) -> Node {
+        if depth > 0
+            && !self.memoizing.get()
+            && gives_bool(expression)
+            && let Some(level) = element_read(expression, scope, depth)
+        {
+            self.memoizing.set(true);
+            let node = self.compute(expression, scope, depth);
+            self.memoizing.set(false);
+            return match node {
+                Node::Code(code) => memoized(code, depth - 1 - level, selects(expression, &ADDED)),
+                other => other,
+            };
+        }
+        self.compute(expression, scope, depth)
+    }
+
+    fn compute(&self, expression: &Expression, scope: &Scope<'_, Slot>, depth: usize) -> Node {
         match &expression.expr {
             Expr::Literal(literal) => match literal {
                 LiteralValue::Boolean(b) => Node::Const(Const::Bool(*b.inner())),
@@ -490,6 +637,31 @@ impl Compiler<'_> {
                 }
             }));
         }
+        // `x.a.b` of a comprehension variable: looked up once an element, however often read.
+        if let Some((level, slot)) = self.path_slot(select, scope) {
+            let Node::Code(operand) = self.node(&select.operand, scope, depth) else {
+                return Node::Unknown;
+            };
+            let field = select.field.clone();
+            let test = select.test;
+            let up = depth - 1 - level;
+            return Node::Code(Box::new(move |frame, locals| {
+                let mut at = locals.ok_or(Stop::Defer)?;
+                for _ in 0..up {
+                    at = at.outer.ok_or(Stop::Defer)?;
+                }
+                let look_up = || operand(frame, locals)?.member(&field);
+                let found = match at.paths.get(slot) {
+                    Some(cell) => cell.get_or_init(look_up).clone()?,
+                    None => look_up()?,
+                };
+                match (test, found) {
+                    (true, found) => Ok(V::Bool(found.is_some())),
+                    (false, Some(value)) => Ok(value),
+                    (false, None) => Err(Stop::Error),
+                }
+            }));
+        }
         let Node::Code(operand) = self.node(&select.operand, scope, depth) else {
             return Node::Unknown;
         };
@@ -505,6 +677,39 @@ impl Compiler<'_> {
                 value.member(&field)?.ok_or(Stop::Error)
             }))
         }
+    }
+
+    /// For a path of field names from a comprehension variable (`x.a.b`, or `has(x.a.b)`): the
+    /// variable's level and the path's slot in its [`Locals::paths`], when one is left.
+    fn path_slot(&self, select: &SelectExpr, scope: &Scope<'_, Slot>) -> Option<(usize, usize)> {
+        let mut path = vec![select.field.as_str()];
+        let mut operand = &select.operand;
+        let level = loop {
+            match &operand.expr {
+                Expr::Select(inner) if !inner.test => {
+                    path.push(&inner.field);
+                    operand = &inner.operand;
+                }
+                Expr::Ident(name) => match scope.bound(name) {
+                    Some(Some(level)) => break *level,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        };
+        path.reverse();
+        let path = path.join(".");
+        let mut tables = self.paths.borrow_mut();
+        let table = tables.get_mut(level)?;
+        let slot = match table.iter().position(|p| *p == path) {
+            Some(slot) => slot,
+            None if table.len() < PATHS => {
+                table.push(path);
+                table.len() - 1
+            }
+            None => return None,
+        };
+        Some((level, slot))
     }
 
     #[allow(clippy::too_many_lines, reason = "one arm an operator or function")]
@@ -651,8 +856,11 @@ impl Compiler<'_> {
                 let a = a.code();
                 Node::Code(Box::new(move |frame, locals| {
                     let value = a(frame, locals)?;
-                    let text = value.as_str().ok_or(Stop::Defer)?;
-                    let at = parse_time(text).ok_or(Stop::Error)?;
+                    let at = match (frame.memo, &value) {
+                        (Some(memo), V::Str(text)) => memo.time(text),
+                        _ => parse_time(value.as_str().ok_or(Stop::Defer)?),
+                    };
+                    let at = at.ok_or(Stop::Error)?;
                     duration(Some(frame.now - at))
                 }))
             }
@@ -677,15 +885,18 @@ impl Compiler<'_> {
                 Node::Const(Const::Str(s)) => Node::Const(Const::Str(s.to_lowercase())),
                 a => {
                     let a = a.code();
-                    Node::Code(Box::new(move |frame, locals| {
-                        let value = a(frame, locals)?;
-                        Ok(V::String(value.as_str().ok_or(Stop::Defer)?.to_lowercase()))
+                    Node::Code(Box::new(move |frame, locals| match a(frame, locals)? {
+                        // ASCII without capitals is its own lower case: no copy.
+                        V::Str(s) if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => {
+                            Ok(V::Str(s))
+                        }
+                        value => Ok(V::String(value.as_str().ok_or(Stop::Defer)?.to_lowercase())),
                     }))
                 }
             },
             ("re", false, Some(Node::Const(Const::Str(pattern))), None) => {
                 // An invalid pattern is CEL's to report.
-                let Ok(pattern) = regex::Regex::new(&pattern) else { return Node::Unknown };
+                let Ok(pattern) = self.patterns.regex(&pattern) else { return Node::Unknown };
                 let a = a.code();
                 Node::Code(Box::new(move |frame, locals| {
                     let value = a(frame, locals)?;
@@ -745,7 +956,12 @@ impl Compiler<'_> {
         let accumulator = Scope::Bound { name: &comprehension.accu_var, value: None, outer: scope };
         let element =
             Scope::Bound { name: &comprehension.iter_var, value: Some(depth), outer: &accumulator };
-        let predicate = match self.node(&step.args[1], &element, depth + 1) {
+        // The element's paths: the table at the variable's level.
+        debug_assert_eq!(self.paths.borrow().len(), depth, "a table for each enclosing variable");
+        self.paths.borrow_mut().push(Vec::new());
+        let predicate = self.node(&step.args[1], &element, depth + 1);
+        let paths = self.paths.borrow_mut().pop().map_or(0, |table| table.len());
+        let predicate = match predicate {
             Node::Unknown => return Node::Unknown,
             other => other.code(),
         };
@@ -753,7 +969,8 @@ impl Compiler<'_> {
             let list = range(frame, locals)?;
             let mut decided = !exists;
             list.each(|item| {
-                let inner = Locals { value: item, outer: locals };
+                let slots: [PathSlot<'_>; PATHS] = Default::default();
+                let inner = Locals { value: item, outer: locals, paths: &slots[..paths] };
                 match predicate(frame, Some(&inner)) {
                     Ok(V::Bool(b)) if b == exists => {
                         decided = exists;
@@ -766,6 +983,124 @@ impl Compiler<'_> {
             })?;
             Ok(V::Bool(decided))
         }))
+    }
+}
+
+/// `code`, its values kept in the frame's [`Memo`] when the variable `up` levels out of the
+/// innermost is a shared document: `code` reads nothing else (and what a relation adds to the
+/// document only when `added`).
+fn memoized(code: Code, up: usize, added: bool) -> Node {
+    // Boxed again: the address of the (non-empty) box names the expression in memo keys.
+    let code = Box::new(code);
+    Node::Code(Box::new(move |frame, locals| {
+        let mut element = locals;
+        for _ in 0..up {
+            element = element.and_then(|e| e.outer);
+        }
+        let (Some(memo), Some(Locals { value: V::Object(object), .. })) = (frame.memo, element)
+        else {
+            return code(frame, locals);
+        };
+        if !object.shared {
+            return code(frame, locals);
+        }
+        let key = MemoKey::new(&code, object, added);
+        if let Some(known) = memo.get(&key) {
+            return known.map(V::Bool);
+        }
+        let out = code(frame, locals);
+        match out {
+            Ok(V::Bool(b)) => memo.keep(key, Ok(b)),
+            Err(stop) => memo.keep(key, Err(stop)),
+            Ok(_) => {}
+        }
+        out
+    }))
+}
+
+/// Whether `expression` gives a boolean when it gives a value: a comparison, a connective, a
+/// quantifier, `has`, `re`, `contains`.
+fn gives_bool(expression: &Expression) -> bool {
+    match &expression.expr {
+        Expr::Select(select) => select.test,
+        Expr::Comprehension(comprehension) => quantifier(comprehension).is_some(),
+        Expr::Call(call) => matches!(
+            call.func_name.as_str(),
+            "_&&_"
+                | "_||_"
+                | "!_"
+                | "_==_"
+                | "_!=_"
+                | "_<_"
+                | "_<=_"
+                | "_>_"
+                | "_>=_"
+                | "@in"
+                | "re"
+                | "contains"
+        ),
+        _ => false,
+    }
+}
+
+/// The level of the one comprehension variable in `scope` that `expression` reads, when it reads
+/// nothing else but constants (literals, `params`) and the variables of its own comprehensions:
+/// its value is then a function of that variable's alone.
+fn element_read(expression: &Expression, scope: &Scope<'_, Slot>, depth: usize) -> Option<usize> {
+    let mut levels = 0_u64;
+    if depth >= 64 || !reads_only_locals(expression, scope, depth, &mut levels) {
+        return None;
+    }
+    let outer = levels & ((1_u64 << depth) - 1);
+    (outer.count_ones() == 1).then(|| outer.trailing_zeros() as usize)
+}
+
+/// Whether `expression` reads nothing but constants and comprehension variables (the levels it
+/// reads are added to `levels`; the variables of its own comprehensions are at `depth` and over).
+fn reads_only_locals(
+    expression: &Expression,
+    scope: &Scope<'_, Slot>,
+    depth: usize,
+    levels: &mut u64,
+) -> bool {
+    match &expression.expr {
+        Expr::Literal(_) => true,
+        Expr::Ident(name) => match scope.bound(name) {
+            Some(Some(level)) if *level < 64 => {
+                *levels |= 1 << level;
+                true
+            }
+            _ => false,
+        },
+        Expr::Select(select) => match &select.operand.expr {
+            Expr::Ident(root) if root == "params" && scope.bound(root).is_none() => true,
+            _ => reads_only_locals(&select.operand, scope, depth, levels),
+        },
+        Expr::Call(call) => call
+            .target
+            .iter()
+            .map(|t| &**t)
+            .chain(&call.args)
+            .all(|a| reads_only_locals(a, scope, depth, levels)),
+        Expr::List(list) => {
+            list.elements.iter().all(|e| reads_only_locals(e, scope, depth, levels))
+        }
+        Expr::Comprehension(comprehension) if comprehension.iter_var2.is_none() && depth < 63 => {
+            // The accumulator and the element are the comprehension's own: a level of their own.
+            let accumulator =
+                Scope::Bound { name: &comprehension.accu_var, value: Some(depth), outer: scope };
+            let element = Scope::Bound {
+                name: &comprehension.iter_var,
+                value: Some(depth),
+                outer: &accumulator,
+            };
+            reads_only_locals(&comprehension.iter_range, scope, depth, levels)
+                && reads_only_locals(&comprehension.accu_init, scope, depth, levels)
+                && [&comprehension.loop_cond, &comprehension.loop_step, &comprehension.result]
+                    .into_iter()
+                    .all(|e| reads_only_locals(e, &element, depth + 1, levels))
+        }
+        _ => false,
     }
 }
 
@@ -846,7 +1181,7 @@ pub(crate) struct CompiledRule {
 impl CompiledRule {
     /// `rule` compiled; with nothing compiled (every question the interpreter's) unless
     /// `enabled`.
-    pub(crate) fn new(rule: &CelRule, enabled: bool, fields: &Fields) -> Self {
+    pub(crate) fn new(rule: &CelRule, enabled: bool, fields: &Fields, patterns: &Patterns) -> Self {
         if !enabled {
             return Self {
                 applies: None,
@@ -855,7 +1190,13 @@ impl CompiledRule {
                 message: None,
             };
         }
-        let compiler = Compiler { params: &rule.info.params, fields };
+        let compiler = Compiler {
+            params: &rule.info.params,
+            fields,
+            patterns,
+            memoizing: Cell::new(false),
+            paths: RefCell::default(),
+        };
         let message = rule
             .message_parts
             .iter()
@@ -880,12 +1221,21 @@ impl CompiledRule {
     /// The message, when compiled code is sure of every placeholder (one CEL cannot evaluate
     /// shows as `?`); `None`: ask CEL.
     pub(crate) fn message(&self, frame: &Frame<'_>) -> Option<String> {
-        let mut out = String::new();
-        for piece in self.message.as_ref()? {
+        let pieces = self.message.as_ref()?;
+        // Room for the text and a name or a number for each placeholder: one allocation.
+        let room = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(text) => text.len(),
+                Piece::Code(_) => 32,
+            })
+            .sum();
+        let mut out = String::with_capacity(room);
+        for piece in pieces {
             match piece {
                 Piece::Text(text) => out.push_str(text),
                 Piece::Code(code) => match code(frame, None) {
-                    Ok(value) => out.push_str(&text_of(&value)?),
+                    Ok(value) => push_text(&mut out, &value)?,
                     Err(Stop::Error) => out.push('?'),
                     Err(Stop::Defer) => return None,
                 },
@@ -895,19 +1245,29 @@ impl CompiledRule {
     }
 }
 
-/// A scalar as message text, as [`crate::eval`] writes CEL's.
-fn text_of(value: &V<'_>) -> Option<String> {
-    Some(match value {
-        V::Str(s) => (*s).to_owned(),
-        V::String(s) => s.clone(),
-        V::Int(i) => i.to_string(),
-        V::UInt(u) => u.to_string(),
-        V::Float(f) => f.to_string(),
-        V::Bool(b) => b.to_string(),
-        V::Null => "null".to_owned(),
-        V::Duration(d) => format!("{}s", d.num_seconds()),
+/// Adds a scalar to a message, written as [`crate::eval`] writes CEL's; `None` for a list or a
+/// map.
+fn push_text(out: &mut String, value: &V<'_>) -> Option<()> {
+    use std::fmt::Write;
+    // Writing to a `String` does not fail.
+    let _ = match value {
+        V::Str(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        V::String(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        V::Int(i) => write!(out, "{i}"),
+        V::UInt(u) => write!(out, "{u}"),
+        V::Float(f) => write!(out, "{f}"),
+        V::Bool(b) => write!(out, "{b}"),
+        V::Null => write!(out, "null"),
+        V::Duration(d) => write!(out, "{}s", d.num_seconds()),
         _ => return None,
-    })
+    };
+    Some(())
 }
 
 #[cfg(test)]
@@ -944,7 +1304,7 @@ mod tests {
             if rule.info.rule_type != RuleType::State {
                 continue;
             }
-            let compiled = CompiledRule::new(&rule, true, &Fields::default());
+            let compiled = CompiledRule::new(&rule, true, &Fields::default(), &Patterns::default());
             let conditions = [
                 rule.applies.as_ref().zip(compiled.applies.as_ref()),
                 rule.unknown.as_ref().zip(compiled.unknown.as_ref()),
@@ -958,6 +1318,129 @@ mod tests {
             assert!(compiled.message.is_some(), "{}: {}", rule.info.id, rule.message);
         }
         assert!(not_compiled.is_empty(), "{not_compiled:#?}");
+    }
+
+    /// `rel` with one relation, `groups`, of documents that many subjects share.
+    struct SharedGroups<'f>(Vec<Obj<'f>>);
+
+    impl<'f> RelView<'f> for SharedGroups<'f> {
+        fn relation(&'f self, name: &str) -> Result<Option<V<'f>>, Stop> {
+            Ok((name == "groups").then(|| V::List(&self.0)))
+        }
+    }
+
+    /// A user rule with this `fails`, compiled.
+    fn user_rule(fails: &str) -> CompiledRule {
+        let text = format!(
+            "[[rules]]\nid = \"t.memo\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"user\"\nfails = {}\nmessage = \"m\"\nrationale = \"r\"\nremediation = \"x\"\n",
+            Value::from(fails)
+        );
+        let rules = crate::pack::load_pack("t.toml", &text).unwrap();
+        CompiledRule::new(&rules[0], true, &Fields::default(), &Patterns::default())
+    }
+
+    /// The part of a quantifier's condition that reads only a shared document is worked out once
+    /// for that document, whatever the number of subjects; the part that reads the subject is
+    /// not kept; the values are those worked out without the memo.
+    #[test]
+    fn shared_documents_are_judged_once() {
+        let groups = [
+            serde_json::json!({"name": "staff"}),
+            serde_json::json!({"id": "g3"}),
+            serde_json::json!({"name": "admins"}),
+        ];
+        let users = [
+            serde_json::json!({"team": "staff"}),
+            serde_json::json!({"team": "ops"}),
+            serde_json::json!({}),
+        ];
+        let rule = user_rule(
+            "rel.groups.exists(g, has(g.name) && re(g.name, '^(admins|ops)$') \
+             || (has(g.name) && g.name == r.team))",
+        );
+        let rel = SharedGroups(groups.iter().map(|g| Obj::shared(g, Extra::None)).collect());
+        let memo = Memo::default();
+        let now = Utc::now();
+        let (mut values, mut kept) = (Vec::new(), Vec::new());
+        for user in &users {
+            let slots = Fields::default().slots();
+            let with = Frame {
+                r: user,
+                fields: &slots,
+                rel: Some(&rel),
+                org: None,
+                now,
+                memo: Some(&memo),
+            };
+            let without = Frame { memo: None, ..with };
+            let value = rule.fails.check(&with);
+            assert_eq!(value, rule.fails.check(&without), "{user}");
+            values.push(value);
+            kept.push(memo.len());
+        }
+        // The first user's team is the first group; the second's none, and the admins group
+        // matches; the third has no team: CEL is asked.
+        assert_eq!(values, [Some(true), Some(true), None]);
+        // `has(g.name) && re(...)` and `has(g.name)` of the right side, on the groups reached:
+        // the first by the first user, all three by the second; nothing new for the third.
+        assert_eq!(kept, [2, 5, 5]);
+
+        // A document of one subject alone is not kept.
+        let rel = SharedGroups(groups.iter().map(Obj::plain).collect());
+        let memo = Memo::default();
+        let slots = Fields::default().slots();
+        let frame = Frame {
+            r: &users[0],
+            fields: &slots,
+            rel: Some(&rel),
+            org: None,
+            now,
+            memo: Some(&memo),
+        };
+        assert_eq!(rule.fails.check(&frame), Some(true));
+        assert_eq!(memo.len(), 0);
+    }
+
+    /// What a relation adds to a shared document is part of the key only where the memoized
+    /// part reads it: the same policy reached through two groups is judged once by a condition on
+    /// its own fields, and once a group by one on `via_group`.
+    #[test]
+    fn what_a_relation_adds_is_read_only_where_named() {
+        let policy = serde_json::json!({"name": "lock"});
+        let (a, b) = (String::from("group-a"), String::from("group-b"));
+        let through = |group: &'static str| {
+            let group = if group == "a" { a.as_str() } else { b.as_str() };
+            SharedGroups(vec![Obj::shared(&policy, Extra::Vias(Some(group), None))])
+        };
+        let (by_a, by_b) = (through("a"), through("b"));
+        let user = serde_json::json!({});
+        let now = Utc::now();
+        for (fails, kept, want) in [
+            ("rel.groups.exists(p, has(p.name) && p.name == 'lock')", 1, [true, true]),
+            (
+                "rel.groups.exists(p, has(p.via_group) && p.via_group == 'group-a')",
+                2,
+                [true, false],
+            ),
+        ] {
+            let rule = user_rule(fails);
+            let memo = Memo::default();
+            let mut got = Vec::new();
+            for rel in [&by_a, &by_b] {
+                let slots = Fields::default().slots();
+                let frame = Frame {
+                    r: &user,
+                    fields: &slots,
+                    rel: Some(rel),
+                    org: None,
+                    now,
+                    memo: Some(&memo),
+                };
+                got.push(rule.fails.check(&frame));
+            }
+            assert_eq!(got, want.map(Some), "{fails}");
+            assert_eq!(memo.len(), kept, "{fails}");
+        }
     }
 
     #[test]

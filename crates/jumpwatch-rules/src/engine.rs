@@ -18,7 +18,7 @@ use jumpwatch_model::{Inventory, Normalizer, Resource, ResourceKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::compile::{CompiledRule, Fields, Frame, JsonRel};
+use crate::compile::{CompiledRule, Fields, Frame, JsonRel, Memo};
 use crate::demand::{Demand, Reads};
 use crate::eval::{
     ChangeView, Compiled, Fallback, Patterns, Ready, add_change_functions, change_val, decide,
@@ -337,10 +337,13 @@ impl Engine {
                 let mut scope = root.new_inner_scope();
                 scope.add_variable_as_val("r", cel_val(&doc));
                 scope.add_variable_as_val("rel", cel_val(rel));
-                let compiled = CompiledRule::new(rule, self.compiled, &Fields::default());
+                let compiled =
+                    CompiledRule::new(rule, self.compiled, &Fields::default(), &self.patterns);
                 let json_rel = JsonRel(rel);
                 let org = input.org.as_ref();
-                let frame = Frame { r: &doc, fields: &[], rel: Some(&json_rel), org, now };
+                // No document of a test case is shared: nothing to memoize.
+                let frame =
+                    Frame { r: &doc, fields: &[], rel: Some(&json_rel), org, now, memo: None };
                 let mut fallback = Ready(&scope);
                 let mut answers =
                     Compiled { rule, compiled: &compiled, frame: &frame, fallback: &mut fallback };
@@ -393,20 +396,28 @@ impl Engine {
         let org = org_resource.map(|o| docs.doc(o));
         let root = root_context(&self.env, &self.patterns, now, org);
         let scope = Scope::new(now, Some(inventory), org);
-        let mut results = Vec::new();
+        let evaluations =
+            plans.iter().map(|p| inventory.count(p.kind) * (p.rules.len() + p.native.len())).sum();
+        let mut results = Vec::with_capacity(evaluations);
         for plan in &plans {
             let kind = plan.kind;
             let fields = Fields::of(&plan.reads.subject);
-            let compiled: Vec<CompiledRule> =
-                plan.rules.iter().map(|r| CompiledRule::new(r, self.compiled, &fields)).collect();
+            let compiled: Vec<CompiledRule> = plan
+                .rules
+                .iter()
+                .map(|r| CompiledRule::new(r, self.compiled, &fields, &self.patterns))
+                .collect();
             let rel_names = RelCache::names(&plan.reads.rel);
+            // After `compiled`, so that it goes first: its keys name compiled code.
+            let memo = Memo::default();
             for resource in inventory.resources(kind) {
                 // The document is redacted (a copy, with a keyed hash of each secret) only when
                 // the rules read a part of it that has secrets.
                 let doc = if plan.reads_secrets { docs.doc(resource) } else { &resource.doc };
                 let rel = RelCache::new(&relations, resource, &plan.reads.rel, &rel_names);
                 let slots = fields.slots();
-                let frame = Frame { r: doc, fields: &slots, rel: Some(&rel), org, now };
+                let frame =
+                    Frame { r: doc, fields: &slots, rel: Some(&rel), org, now, memo: Some(&memo) };
                 // The interpreter's scope, built when compiled code first leaves it a question.
                 let mut fallback = LazyScope {
                     root: &root,
@@ -418,7 +429,7 @@ impl Engine {
                     scope: None,
                     with_relations: false,
                 };
-                let name = display_name(inventory, resource);
+                let name = display_name(&relations, resource);
                 let result = |info: &RuleInfo, verdict| {
                     RuleResult::new(
                         info,
@@ -491,7 +502,7 @@ impl Engine {
                 }
             };
             let name =
-                resource.and_then(|r| display_name(inventory, r)).or_else(|| event.name.clone());
+                resource.and_then(|r| display_name(&relations, r)).or_else(|| event.name.clone());
             let result = |info: &RuleInfo, verdict| {
                 RuleResult::new(
                     info,
@@ -636,7 +647,7 @@ fn attribution_name(text: &str) -> &'static str {
 }
 
 /// A resource's name for people: its own, or for a relation "parent → target" by their names.
-fn display_name(inventory: &Inventory, resource: &Resource) -> Option<String> {
+fn display_name(relations: &Relations<'_>, resource: &Resource) -> Option<String> {
     if resource.name.is_some() {
         return resource.name.clone();
     }
@@ -644,7 +655,7 @@ fn display_name(inventory: &Inventory, resource: &Resource) -> Option<String> {
     let end = |kind: Option<ResourceKind>, id: Option<&jumpwatch_model::ResourceId>| {
         let id = id?;
         Some(
-            kind.and_then(|k| inventory.get(k, id))
+            kind.and_then(|k| relations.get(k, id))
                 .and_then(|r| r.name.clone())
                 .unwrap_or_else(|| id.to_string()),
         )

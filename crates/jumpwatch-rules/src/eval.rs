@@ -32,6 +32,18 @@ pub(crate) struct Patterns(
 );
 
 impl Patterns {
+    /// `pattern` compiled (a clone of the one kept, which is cheap), or why it cannot be.
+    pub(crate) fn regex(&self, pattern: &str) -> Result<regex::Regex, String> {
+        let found = self.0.read().ok().and_then(|cache| cache.get(pattern).cloned());
+        found.unwrap_or_else(|| {
+            let compiled = regex::Regex::new(pattern).map_err(|e| e.to_string());
+            if let Ok(mut cache) = self.0.write() {
+                cache.insert(pattern.to_owned(), compiled.clone());
+            }
+            compiled
+        })
+    }
+
     fn is_match(&self, text: &str, pattern: &str) -> Result<bool, ExecutionError> {
         let found = self.0.read().ok().and_then(|cache| {
             cache
@@ -40,14 +52,7 @@ impl Patterns {
         });
         let outcome = match found {
             Some(outcome) => outcome,
-            None => {
-                let compiled = regex::Regex::new(pattern).map_err(|e| e.to_string());
-                let outcome = compiled.as_ref().map(|re| re.is_match(text)).map_err(Clone::clone);
-                if let Ok(mut cache) = self.0.write() {
-                    cache.insert(pattern.to_owned(), compiled);
-                }
-                outcome
-            }
+            None => self.regex(pattern).map(|re| re.is_match(text)),
         };
         outcome.map_err(|e| {
             ExecutionError::function_error(

@@ -15,11 +15,12 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use cel::common::types::CelList;
 use cel::common::value::Val;
 use jumpwatch_model::catalog::Api;
-use jumpwatch_model::{Inventory, PolicyBinding, Resource, ResourceId, ResourceKind, SystemId};
+use jumpwatch_model::{Inventory, PolicyBinding, Resource, ResourceId, ResourceKind};
 use serde_json::Value;
 
 use crate::compile::{Extra, Obj, RelView, Related, Stop, V};
@@ -27,20 +28,25 @@ use crate::demand::Demand;
 use crate::value::{Shared, cel_map, cel_merged, cel_pruned, cel_val, shared_pruned};
 
 /// The documents rules see: secret paths replaced by their markers. A document of a kind with
-/// secret paths is copied and redacted the first time a rule reads it, not before.
+/// secret paths is copied and redacted the first time a rule reads it, not before; the index of a
+/// kind's documents is built the first time one of them is read (most evaluations read none of
+/// the thousands of policy results and statuses).
 #[derive(Debug)]
 pub(crate) struct Docs<'a> {
     inventory: &'a Inventory,
-    redacted: HashMap<(ResourceKind, &'a ResourceId), OnceCell<Value>>,
+    /// The kinds with secret paths, each with its documents by resource address once read.
+    redacted: Vec<(ResourceKind, OnceCell<Redacted>)>,
 }
+
+/// One kind's documents by resource address, each redacted the first time it is read.
+type Redacted = ByAddress<usize, OnceCell<Value>>;
 
 impl<'a> Docs<'a> {
     pub(crate) fn new(inventory: &'a Inventory) -> Self {
         let redacted = inventory
             .kinds()
             .filter(|kind| !kind.meta().secret.is_empty())
-            .flat_map(|kind| inventory.resources(kind))
-            .map(|resource| ((resource.kind, &resource.id), OnceCell::new()))
+            .map(|kind| (kind, OnceCell::new()))
             .collect();
         Self { inventory, redacted }
     }
@@ -56,30 +62,54 @@ impl<'a> Docs<'a> {
         if resource.kind.meta().secret.is_empty() {
             return &resource.doc;
         }
-        match self.redacted.get(&(resource.kind, &resource.id)) {
-            None => &resource.doc,
-            Some(cell) => cell.get_or_init(|| {
-                let mut doc = resource.doc.clone();
-                jumpwatch_model::Normalizer::for_kind(resource.kind).redact(&mut doc);
-                doc
-            }),
-        }
+        let Some((_, index)) = self.redacted.iter().find(|(kind, _)| *kind == resource.kind) else {
+            return &resource.doc;
+        };
+        let index = index.get_or_init(|| {
+            self.inventory
+                .resources(resource.kind)
+                .map(|resource| (address(resource), OnceCell::new()))
+                .collect()
+        });
+        let Some(cell) = index.get(&address(resource)) else {
+            // A copy of a resource the inventory holds is redacted as the inventory's.
+            return match self.inventory.get(resource.kind, &resource.id) {
+                Some(held) if !std::ptr::eq(held, resource) => self.doc(held),
+                _ => &resource.doc,
+            };
+        };
+        cell.get_or_init(|| {
+            let mut doc = resource.doc.clone();
+            jumpwatch_model::Normalizer::for_kind(resource.kind).redact(&mut doc);
+            doc
+        })
     }
 }
 
-/// A hasher for keys made of addresses (a resource's, a demand's): they are unique within an
-/// evaluation and need no defence against collisions, so one multiplication mixes them.
+/// A hasher for keys made of addresses (a resource's, a demand's) or of the inventory's ids:
+/// addresses are unique within an evaluation and ids are the service's, so neither needs a
+/// defence against chosen collisions, and one multiplication a word mixes them.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct AddressHasher(u64);
 
 impl std::hash::Hasher for AddressHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The multiplications leave the mixed bits high; the table indexes with the low ones.
+        self.0.rotate_left(26)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.write_u64(u64::from(*byte));
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0; 8];
+            le.copy_from_slice(word);
+            self.write_u64(u64::from_le_bytes(le));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut le = [0; 8];
+            le[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(le));
         }
     }
 
@@ -105,10 +135,11 @@ fn address<T>(value: &T) -> usize {
 #[derive(Debug)]
 pub(crate) struct Relations<'a> {
     docs: &'a Docs<'a>,
-    /// System id → the System Insights rows and policy statuses of a device.
-    by_system: HashMap<&'a str, Vec<&'a Resource>>,
-    /// Policy id → its statuses.
-    statuses: HashMap<&'a ResourceId, Vec<&'a Resource>>,
+    /// Of each System Insights kind and of policy statuses: system id → the rows that name the
+    /// device, indexed the first time a rule reads the kind.
+    by_system: Vec<(ResourceKind, OnceCell<RowsBySystem<'a>>)>,
+    /// Policy id → its statuses, indexed the first time a rule reads them.
+    statuses: OnceCell<HashMap<&'a ResourceId, Vec<&'a Resource>>>,
     /// Lower-case email → the administrator.
     admins: HashMap<String, &'a Resource>,
     /// The System Insights kinds, with their table names (`alf` for `si_alf`).
@@ -117,7 +148,19 @@ pub(crate) struct Relations<'a> {
     converted: RefCell<ByAddress<(usize, usize), Shared<'a>>>,
     /// (policy, demand, system group, policy group) → the policy's value as a device's policy.
     policies: RefCell<ByAddress<[usize; 4], Shared<'a>>>,
+    /// Of each kind, its resources by id, indexed the first time a relation looks one up (a
+    /// hash is cheaper than the inventory's ordered map).
+    by_id: Vec<(ResourceKind, OnceCell<ByAddress<&'a str, &'a Resource>>)>,
+    /// System group id → the policies bound to it, each with the policy group it comes through
+    /// (`None`: bound itself), found once an evaluation: the devices of a group share them.
+    group_policies: RefCell<ByAddress<&'a str, Rc<[GroupPolicy<'a>]>>>,
 }
+
+/// System id → the rows of one kind that name the device.
+type RowsBySystem<'a> = ByAddress<&'a str, Vec<&'a Resource>>;
+
+/// A policy bound to a target, with the policy group it comes through (`None`: bound itself).
+type GroupPolicy<'a> = (&'a ResourceId, Option<&'a ResourceId>);
 
 fn is_insights(kind: ResourceKind) -> bool {
     kind.meta().api == Api::Insights
@@ -132,23 +175,12 @@ impl<'a> Relations<'a> {
             .filter(|k| is_insights(*k))
             .map(|k| (k, k.meta().name.trim_start_matches("si_")))
             .collect();
-        let mut by_system: HashMap<&'a str, Vec<&'a Resource>> = HashMap::new();
-        for &(kind, _) in &insights {
-            for row in inventory.resources(kind) {
-                if let Some(system) = row.doc.get("system_id").and_then(Value::as_str) {
-                    by_system.entry(system).or_default().push(row);
-                }
-            }
-        }
-        let mut statuses: HashMap<&'a ResourceId, Vec<&'a Resource>> = HashMap::new();
-        for status in inventory.resources(ResourceKind::PolicyStatus) {
-            if let Some(system) = status.doc.get("systemID").and_then(Value::as_str) {
-                by_system.entry(system).or_default().push(status);
-            }
-            if let Some(policy) = &status.parent {
-                statuses.entry(policy).or_default().push(status);
-            }
-        }
+        let by_system = insights
+            .iter()
+            .map(|&(kind, _)| kind)
+            .chain([ResourceKind::PolicyStatus])
+            .map(|kind| (kind, OnceCell::new()))
+            .collect();
         let admins = inventory
             .resources(ResourceKind::Administrator)
             .filter_map(|a| Some((a.doc.get("email")?.as_str()?.to_lowercase(), a)))
@@ -156,16 +188,27 @@ impl<'a> Relations<'a> {
         Self {
             docs,
             by_system,
-            statuses,
+            statuses: OnceCell::new(),
             admins,
             insights,
             converted: RefCell::default(),
             policies: RefCell::default(),
+            by_id: inventory.kinds().map(|kind| (kind, OnceCell::new())).collect(),
+            group_policies: RefCell::default(),
         }
     }
 
-    fn get(&self, kind: ResourceKind, id: &ResourceId) -> Option<&'a Resource> {
-        self.docs.inventory().get(kind, id)
+    /// A resource of the inventory by kind and id.
+    pub(crate) fn get(&self, kind: ResourceKind, id: &ResourceId) -> Option<&'a Resource> {
+        let inventory = self.docs.inventory();
+        // `kinds()` gives the kinds in order.
+        let Ok(at) = self.by_id.binary_search_by_key(&kind, |(k, _)| *k) else {
+            return inventory.get(kind, id);
+        };
+        let index = self.by_id[at].1.get_or_init(|| {
+            inventory.resources(kind).map(|resource| (resource.id.as_str(), resource)).collect()
+        });
+        index.get(id.as_str()).copied()
     }
 
     /// A resource's document as a CEL value, with what `demand` reads of it: converted once an
@@ -213,7 +256,20 @@ impl<'a> Relations<'a> {
 
     /// The rows of a kind that name a device.
     fn rows_of(&self, system: &str, kind: ResourceKind) -> impl Iterator<Item = &'a Resource> {
-        self.by_system.get(system).into_iter().flatten().copied().filter(move |r| r.kind == kind)
+        let index = self.by_system.iter().find(|(k, _)| *k == kind).map(|(_, index)| {
+            index.get_or_init(|| {
+                // Rows name their device under `system_id`; statuses under `systemID`.
+                let key = if kind == ResourceKind::PolicyStatus { "systemID" } else { "system_id" };
+                let mut index: RowsBySystem<'a> = ByAddress::default();
+                for row in self.docs.inventory().resources(kind) {
+                    if let Some(system) = row.doc.get(key).and_then(Value::as_str) {
+                        index.entry(system).or_default().push(row);
+                    }
+                }
+                index
+            })
+        });
+        index.and_then(|index| index.get(system)).into_iter().flatten().copied()
     }
 
     /// What `resource` is related to under `name` of `rel`, before it is converted: `None` when
@@ -282,9 +338,7 @@ impl<'a> Relations<'a> {
                     })
                     .collect(),
             },
-            (ResourceKind::System, "insights") => {
-                Relation::Tables(self.by_system.get_key_value(id.as_str()).map(|(key, _)| *key))
-            }
+            (ResourceKind::System, "insights") => Relation::Tables(id.as_str().to_owned()),
             (ResourceKind::UserGroup, "members") => Relation::Shared(
                 inventory
                     .edges_from(ResourceKind::UserGroupMember, id)
@@ -324,7 +378,16 @@ impl<'a> Relations<'a> {
                     .collect(),
             ),
             (ResourceKind::Policy, "statuses") => {
-                Relation::Rows(self.statuses.get(id).into_iter().flatten().copied().collect())
+                let statuses = self.statuses.get_or_init(|| {
+                    let mut statuses: HashMap<&'a ResourceId, Vec<&'a Resource>> = HashMap::new();
+                    for status in inventory.resources(ResourceKind::PolicyStatus) {
+                        if let Some(policy) = &status.parent {
+                            statuses.entry(policy).or_default().push(status);
+                        }
+                    }
+                    statuses
+                });
+                Relation::Rows(statuses.get(id).into_iter().flatten().copied().collect())
             }
             (ResourceKind::Application, "groups") => Relation::Shared(
                 inventory
@@ -352,15 +415,6 @@ impl<'a> Relations<'a> {
             .inventory()
             .edges_to(ResourceKind::UserGroupMember, user)
             .filter_map(|e| self.get(ResourceKind::UserGroup, e.from))
-    }
-
-    /// The rows of a kind that name a device (`None`: a device no row names).
-    fn rows_named(
-        &self,
-        system: Option<&'a str>,
-        kind: ResourceKind,
-    ) -> impl Iterator<Item = &'a Resource> {
-        system.into_iter().flat_map(move |system| self.rows_of(system, kind))
     }
 
     /// The `rel` value of a resource, with what `demand` reads of it (the relations it does not
@@ -407,7 +461,7 @@ impl<'a> Relations<'a> {
             Relation::Tables(system) => {
                 let tables = self.insights.iter().filter_map(|&(kind, table)| {
                     let wanted = demand.member(table)?;
-                    Some((table, self.rows(self.rows_named(system, kind), wanted)))
+                    Some((table, self.rows(self.rows_of(&system, kind), wanted)))
                 });
                 Box::new(Shared::new(cel_map(tables)))
             }
@@ -419,18 +473,22 @@ impl<'a> Relations<'a> {
         let doc = |resource: &'a Resource| Obj::plain(self.docs.doc(resource));
         Some(match related {
             Relation::One(resource) => Related::One(doc(resource)),
-            Relation::Shared(resources) | Relation::Rows(resources) => {
-                Related::List(resources.into_iter().map(doc).collect())
-            }
+            Relation::Shared(resources) => Related::List(
+                resources
+                    .into_iter()
+                    .map(|resource| Obj::shared(self.docs.doc(resource), Extra::None))
+                    .collect(),
+            ),
+            Relation::Rows(resources) => Related::List(resources.into_iter().map(doc).collect()),
             Relation::Policies(policies) => Related::List(
                 policies
                     .into_iter()
-                    .map(|(policy, via)| Obj {
-                        doc: self.docs.doc(policy),
-                        extra: Extra::Vias(
+                    .map(|(policy, via)| {
+                        let vias = Extra::Vias(
                             via.via_system_group.map(ResourceId::as_str),
                             via.via_policy_group.map(ResourceId::as_str),
-                        ),
+                        );
+                        Obj::shared(self.docs.doc(policy), vias)
                     })
                     .collect(),
             ),
@@ -441,6 +499,7 @@ impl<'a> Relations<'a> {
                         doc: self.docs.doc(resource),
                         extra: other
                             .map_or(Extra::None, |other| Extra::Doc(key, self.docs.doc(other))),
+                        shared: false,
                     })
                     .collect(),
             ),
@@ -454,7 +513,7 @@ impl<'a> Relations<'a> {
                         .iter()
                         .filter(|(_, table)| fields.contains_key(*table))
                         .map(|&(kind, table)| {
-                            (table, self.rows_named(system, kind).map(doc).collect())
+                            (table, self.rows_of(&system, kind).map(doc).collect())
                         })
                         .collect(),
                 )
@@ -499,16 +558,61 @@ impl<'a> Relations<'a> {
     /// member of a policy group bound to either). A policy that comes several ways keeps the first:
     /// bound to the system before through a group, and on one target the policy before a policy
     /// group.
+    ///
+    /// The same traversal as the inventory's, with what is bound to each system group found once
+    /// an evaluation.
     fn policies_of_system(&self, system: &ResourceId) -> Vec<(&'a Resource, PolicyBinding<'a>)> {
         let inventory = self.docs.inventory();
-        let system = SystemId::from(system.clone());
         let mut out: Vec<(&'a Resource, PolicyBinding<'a>)> = Vec::new();
-        for binding in inventory.policies_applying_to(&system) {
-            if let Some(policy) = self.get(ResourceKind::Policy, binding.policy)
-                && !out.iter().any(|(p, _)| p.id == policy.id)
-            {
-                out.push((policy, binding));
+        let mut add = |bound: &[GroupPolicy<'a>], via_system_group: Option<&'a ResourceId>| {
+            for &(policy, via_policy_group) in bound {
+                if let Some(policy) = self.get(ResourceKind::Policy, policy)
+                    && !out.iter().any(|(p, _)| p.id == policy.id)
+                {
+                    let binding =
+                        PolicyBinding { policy: &policy.id, via_system_group, via_policy_group };
+                    out.push((policy, binding));
+                }
             }
+        };
+        let direct = ResourceKind::PolicySystemBinding;
+        add(&self.bound_to(system, direct, ResourceKind::PolicyGroupSystemBinding), None);
+        for member in inventory.edges_to(ResourceKind::SystemGroupMember, system) {
+            let group = member.from;
+            let known = self.group_policies.borrow().get(group.as_str()).cloned();
+            let bound = known.unwrap_or_else(|| {
+                let bound: Rc<[GroupPolicy<'a>]> = self
+                    .bound_to(
+                        group,
+                        ResourceKind::PolicySystemGroupBinding,
+                        ResourceKind::PolicyGroupSystemGroupBinding,
+                    )
+                    .into();
+                self.group_policies.borrow_mut().insert(group.as_str(), Rc::clone(&bound));
+                bound
+            });
+            add(&bound, Some(group));
+        }
+        out
+    }
+
+    /// The policies bound to `target` through `policy_binding` edges, then the members of the
+    /// policy groups bound to it through `policy_group_binding` edges, in the inventory's order.
+    fn bound_to(
+        &self,
+        target: &ResourceId,
+        policy_binding: ResourceKind,
+        policy_group_binding: ResourceKind,
+    ) -> Vec<GroupPolicy<'a>> {
+        let inventory = self.docs.inventory();
+        let mut out: Vec<GroupPolicy<'a>> =
+            inventory.edges_to(policy_binding, target).map(|edge| (edge.from, None)).collect();
+        for bound in inventory.edges_to(policy_group_binding, target) {
+            out.extend(
+                inventory
+                    .edges_from(ResourceKind::PolicyGroupMember, bound.from)
+                    .map(|member| (member.to, Some(bound.from))),
+            );
         }
         out
     }
@@ -526,9 +630,8 @@ pub(crate) enum Relation<'a> {
     Policies(Vec<(&'a Resource, PolicyBinding<'a>)>),
     /// Binding or status documents, each with the resource at its other end under `key`.
     Joined { key: &'static str, items: Vec<(&'a Resource, Option<&'a Resource>)> },
-    /// `insights`: the System Insights rows of a device, by table (`None`: a device no row
-    /// names).
-    Tables(Option<&'a str>),
+    /// `insights`: the System Insights rows of a device (its id), by table.
+    Tables(String),
 }
 
 /// The names of `rel` of a kind, besides `parent` and `target`.

@@ -272,6 +272,67 @@ proptest! {
     }
 }
 
+/// The results of both engines over users (each a document and the groups it is a member of)
+/// and the groups they share.
+fn over_groups(
+    text: &str,
+    groups: &[Value],
+    users: &[(Value, Vec<usize>)],
+) -> (Vec<RuleResult>, Vec<RuleResult>) {
+    let mut inventory = Inventory::new(TenantId::new("acme").unwrap());
+    let id = |prefix: &str, i: usize| format!("{prefix}{i}");
+    for (i, group) in groups.iter().enumerate() {
+        let mut doc = group.clone();
+        if let Some(object) = doc.as_object_mut() {
+            object.insert("id".to_owned(), Value::from(id("g", i)));
+        }
+        inventory.insert(Resource::from_doc(ResourceKind::UserGroup, doc).unwrap()).unwrap();
+    }
+    for (i, (user, member_of)) in users.iter().enumerate() {
+        let mut doc = user.clone();
+        if let Some(object) = doc.as_object_mut() {
+            object.insert("_id".to_owned(), Value::from(id("u", i)));
+        }
+        inventory.insert(Resource::from_doc(ResourceKind::User, doc).unwrap()).unwrap();
+        for &group in member_of.iter().filter(|&&g| g < groups.len()) {
+            let edge = json!({"to": {"id": id("u", i), "type": "user"}});
+            let parent = jumpwatch_model::ResourceId::new(id("g", group)).unwrap();
+            let member = Resource::from_child_doc(ResourceKind::UserGroupMember, parent, edge);
+            inventory.insert(member.unwrap()).unwrap();
+        }
+    }
+    let (compiled, interpreted) = engines(text);
+    (compiled.evaluate_state(&inventory, now()), interpreted.evaluate_state(&inventory, now()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    ))]
+
+    /// Users who share groups: a quantifier over the groups whose condition reads the group alone
+    /// (worked out once a group) and the group with the user gives the interpreter's results.
+    #[test]
+    fn conditions_on_shared_groups_agree_with_the_interpreter(
+        on_group in condition(),
+        on_both in condition(),
+        all in any::<bool>(),
+        groups in prop::collection::vec(document(), 1..4),
+        users in prop::collection::vec((document(), prop::collection::vec(0..4usize, 0..3)), 1..4),
+    ) {
+        let on_group = on_group.replace("r.", "g.");
+        let quantifier = if all { "all" } else { "exists" };
+        let fails = format!("rel.groups.{quantifier}(g, ({on_group}) || ({on_both}))");
+        let text = pack(None, &fails, "r.s");
+        prop_assume!(load_pack("t.toml", &text).is_ok());
+        let (mut compiled, mut interpreted) = over_groups(&text, &groups, &users);
+        for result in compiled.iter_mut().chain(&mut interpreted) {
+            result.message = result.message.as_deref().map(without_map_entries);
+        }
+        prop_assert_eq!(compiled, interpreted, "{}", fails);
+    }
+}
+
 #[test]
 fn the_built_in_pack_gives_the_same_results_compiled_and_interpreted() {
     let at = now();
@@ -290,6 +351,72 @@ fn the_built_in_pack_gives_the_same_results_compiled_and_interpreted() {
         assert_eq!(a, b);
     }
     assert_eq!(compiled.len(), interpreted.len());
+}
+
+/// Rules on documents that many subjects share — devices' policies (directly, through device
+/// groups and policy groups), users' groups, devices' users — give the interpreter's results:
+/// what compiled code works out once for a shared document holds for every subject.
+#[test]
+fn conditions_on_shared_documents_give_the_interpreters_results() {
+    let rule = |id: &str, kind: &str, fails: &str| {
+        format!(
+            "[[rules]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"{kind}\"\nfails = {}\nmessage = \"m\"\nrationale = \"r\"\nremediation = \"x\"\nparams = {{ pattern = \"(?i)admin|sudo\" }}\n",
+            Value::from(fails)
+        )
+    };
+    let text = [
+        rule(
+            "t.policy_through_group",
+            "system",
+            "rel.policies.exists(p, has(p.via_group) && has(p.template) && has(p.template.name) \
+             && re(p.template.name, '_darwin$'))",
+        ),
+        rule(
+            "t.policy_for_os",
+            "system",
+            "!rel.policies.exists(p, has(p.template) && has(p.template.osMetaFamily) \
+             && (p.template.osMetaFamily == r.osFamily || p.template.osMetaFamily == 'universal'))",
+        ),
+        rule(
+            "t.policy_name",
+            "system",
+            "rel.policies.all(p, has(p.name) && size(p.name) > 3 || has(p.via_policy_group))",
+        ),
+        rule(
+            "t.group",
+            "user",
+            "rel.groups.exists(g, has(g.name) && re(g.name, params.pattern) \
+             || has(g.name) && g.name == r.username)",
+        ),
+        rule(
+            "t.device_user",
+            "system",
+            "rel.users.exists(u, has(u.username) && re(u.username, '^[a-f]') \
+             && !(has(u.suspended) && u.suspended == true))",
+        ),
+    ]
+    .concat();
+    let at = now();
+    let dataset = jumpwatch_sim::Dataset::builder()
+        .seed(7)
+        .size(jumpwatch_sim::Size::Small)
+        .now(at)
+        .generate();
+    let inventory = dataset.tenants()[0].inventory();
+    let (compiled, interpreted) = engines(&text);
+    let compiled = compiled.evaluate_state(&inventory, at);
+    let interpreted = interpreted.evaluate_state(&inventory, at);
+    assert_eq!(compiled.len(), interpreted.len());
+    for (a, b) in compiled.iter().zip(&interpreted) {
+        assert_eq!(a, b);
+    }
+    // The rules tell subjects apart: each both fails and passes somewhere.
+    for id in ["t.policy_through_group", "t.group", "t.device_user"] {
+        let outcomes: Vec<Outcome> =
+            compiled.iter().filter(|r| r.rule == id).map(|r| r.outcome).collect();
+        assert!(outcomes.contains(&Outcome::Fail), "{id}: {outcomes:?}");
+        assert!(outcomes.contains(&Outcome::Pass), "{id}: {outcomes:?}");
+    }
 }
 
 #[test]
