@@ -50,6 +50,7 @@ fn bench_run_measures_everything_on_the_small_tenant() {
     assert!(number(&report, "/memory/raw_json_bytes") > 100_000.0);
     assert!(number(&report, "/rules/evaluations") > 1000.0);
     assert!(number(&report, "/rules/evaluations_per_second") > 0.0);
+    assert!(number(&report, "/rules/first_run_evaluations_per_second") > 0.0);
     // Delivery: every alert, at about the configured rate.
     assert_eq!(number(&report, "/notify/messages"), 60.0);
     let rate = number(&report, "/notify/rate_ratio");

@@ -115,7 +115,10 @@ pub(crate) fn measure(sim: &Simulator, dir: &Path, note: &dyn Fn(&str)) -> Resul
     }
     drop(listed);
     let engine = Engine::builtin()?;
-    let (evaluations, rules_cpu) = cpu_of(|| engine.evaluate_state(&inventory, sim.now()).len());
+    // The engine's first evaluation compiles the pack's regular expressions and fills memory
+    // for the first time; a daemon's every later poll is like the second. Both are reported.
+    let (evaluations, first_cpu) = cpu_of(|| engine.evaluate_state(&inventory, sim.now()).len());
+    let (_, rules_cpu) = cpu_of(|| engine.evaluate_state(&inventory, sim.now()).len());
 
     let phase = |name: &str| child["cpu_seconds"][name].as_f64().unwrap_or(f64::NAN);
     let decode_s = seconds(decode_cpu);
@@ -125,8 +128,9 @@ pub(crate) fn measure(sim: &Simulator, dir: &Path, note: &dyn Fn(&str)) -> Resul
     let whole = load + collect + hash_diff + rules + commit;
     let ratio = |x: f64| if decode_s > 0.0 { round(x / decode_s, 2) } else { f64::NAN };
     let peak = child["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN);
-    let evals_per_s =
-        if rules_cpu > Duration::ZERO { evaluations as f64 / seconds(rules_cpu) } else { f64::NAN };
+    let per_second = |cpu: Duration| {
+        if cpu > Duration::ZERO { evaluations as f64 / seconds(cpu) } else { f64::NAN }
+    };
     Ok(json!({
         "poll": {
             "resources": resources,
@@ -171,8 +175,10 @@ pub(crate) fn measure(sim: &Simulator, dir: &Path, note: &dyn Fn(&str)) -> Resul
             "resources": inventory.len(),
             "evaluations": evaluations,
             "cpu_seconds": round(seconds(rules_cpu), 3),
-            "evaluations_per_second": round(evals_per_s, 0),
-            "method": "Engine::evaluate_state over the decoded tenant on one thread; thread CPU time",
+            "evaluations_per_second": round(per_second(rules_cpu), 0),
+            "first_run_cpu_seconds": round(seconds(first_cpu), 3),
+            "first_run_evaluations_per_second": round(per_second(first_cpu), 0),
+            "method": "Engine::evaluate_state over the decoded tenant on one thread, twice with one engine; thread CPU time of the second (the first, which compiles the pack's regular expressions, is first_run_*)",
         },
     }))
 }
