@@ -264,15 +264,12 @@ impl<S: InventoryStore + ?Sized + 'static> Poller<S> {
 
         // The new snapshot: the stored one, with every complete kind replaced by its listing
         // (and the deletions the breaker holds kept).
+        // A listed kind is moved in whole, its hashes and relation index with it.
         let mut snapshot = previous;
         for &kind in &complete {
             let kept = held.get(&kind).unwrap_or(&no_held);
-            let resources = snapshot
-                .take_kind(kind)
-                .into_iter()
-                .filter(|(resource, _)| kept.contains(&resource.id))
-                .chain(listed.take_kind(kind));
-            for (resource, hash) in resources {
+            let stored = snapshot.replace_kind(kind, &mut listed);
+            for (resource, hash) in stored.into_iter().filter(|(r, _)| kept.contains(&r.id)) {
                 let hash = hash.unwrap_or_else(|| {
                     jumpwatch_model::Normalizer::for_kind(kind).hash(&resource.doc)
                 });

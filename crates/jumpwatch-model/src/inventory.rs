@@ -209,6 +209,27 @@ impl Inventory {
             .collect()
     }
 
+    /// Replaces every resource of a kind with those of `other`, moved with their recorded hashes
+    /// and relation index as they are (nothing is cloned or indexed again); `other` is left
+    /// without the kind. Returns the resources the kind had here, with their hashes.
+    pub fn replace_kind(
+        &mut self,
+        kind: ResourceKind,
+        other: &mut Self,
+    ) -> Vec<(Resource, Option<ContentHash>)> {
+        let replaced = self.take_kind(kind);
+        if let Some(resources) = other.kinds.remove(&kind) {
+            self.kinds.insert(kind, resources);
+        }
+        if let Some(edges) = other.edges.remove(&kind) {
+            self.edges.insert(kind, edges);
+        }
+        if let Some(hashes) = other.hashes.remove(&kind) {
+            self.hashes.insert(kind, hashes);
+        }
+        replaced
+    }
+
     /// A resource by kind and id.
     #[must_use]
     pub fn get(&self, kind: ResourceKind, id: &ResourceId) -> Option<&Resource> {
@@ -609,6 +630,35 @@ mod tests {
             None,
             "no hash for a resource not there"
         );
+    }
+
+    #[test]
+    fn a_kind_replaced_moves_its_resources_hashes_and_edges() {
+        let tenant = TenantId::new("t").unwrap();
+        let (mut old, mut new) = (Inventory::new(tenant.clone()), Inventory::new(tenant));
+        let member = |group: &str, user: &str| {
+            let doc = json!({"to": {"type": "user", "id": user}});
+            Resource::from_child_doc(
+                ResourceKind::UserGroupMember,
+                ResourceId::new(group).unwrap(),
+                doc,
+            )
+            .unwrap()
+        };
+        old.insert_hashed(member("g1", "u1"), ContentHash([1; 32])).unwrap();
+        new.insert_hashed(member("g1", "u2"), ContentHash([2; 32])).unwrap();
+        new.insert(member("g2", "u2")).unwrap();
+        let replaced = old.replace_kind(ResourceKind::UserGroupMember, &mut new);
+        assert_eq!(replaced.len(), 1);
+        assert_eq!(replaced[0].1, Some(ContentHash([1; 32])));
+        assert!(new.is_empty());
+        assert_eq!(old.count(ResourceKind::UserGroupMember), 2);
+        let u2 = UserId::new("u2").unwrap();
+        let groups: Vec<_> = old.user_groups_of(&u2).map(|e| e.from.as_str()).collect();
+        assert_eq!(groups, ["g1", "g2"]);
+        assert_eq!(old.user_groups_of(&UserId::new("u1").unwrap()).count(), 0);
+        let id = ResourceId::composite(["g1", "u2"]).unwrap();
+        assert_eq!(old.hash(ResourceKind::UserGroupMember, &id), Some(ContentHash([2; 32])));
     }
 
     #[test]
