@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use jumpwatch_model::{ContentHash, Inventory, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{
+    ContentHash, HashedResources, Inventory, Resource, ResourceId, ResourceKind, TenantId,
+};
 use uuid::Uuid;
 
 use crate::collector::KindReport;
@@ -213,7 +215,7 @@ pub trait InventoryStore: Send + Sync {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+    ) -> Result<HashedResources, StoreError> {
         let mut state = self.load(tenant)?;
         let wanted: Option<BTreeSet<&ResourceId>> = ids.map(|ids| ids.iter().collect());
         Ok(state
@@ -291,7 +293,7 @@ impl InventoryStore for MemoryStore {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+    ) -> Result<HashedResources, StoreError> {
         let state = self.state.lock().map_err(|_| poisoned())?;
         let Some(stored) = state.tenants.get(tenant) else { return Ok(Vec::new()) };
         let inventory = &stored.inventory;

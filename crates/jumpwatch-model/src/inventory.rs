@@ -102,6 +102,10 @@ pub struct Inventory {
     hashes: HashMap<ResourceKind, HashMap<ResourceId, ContentHash>>,
 }
 
+/// Resources taken out of an inventory or a store, each with its content hash when one is
+/// recorded.
+pub type HashedResources = Vec<(Resource, Option<ContentHash>)>;
+
 impl Inventory {
     /// An empty inventory of a tenant.
     #[must_use]
@@ -196,7 +200,7 @@ impl Inventory {
 
     /// Takes every resource of a kind out, each with its recorded content hash, in id order.
     /// The cheap way to move a kind from one inventory to another: nothing is cloned.
-    pub fn take_kind(&mut self, kind: ResourceKind) -> Vec<(Resource, Option<ContentHash>)> {
+    pub fn take_kind(&mut self, kind: ResourceKind) -> HashedResources {
         self.edges.remove(&kind);
         let mut hashes = self.hashes.remove(&kind).unwrap_or_default();
         let Some(resources) = self.kinds.remove(&kind) else { return Vec::new() };
@@ -212,11 +216,7 @@ impl Inventory {
     /// Replaces every resource of a kind with those of `other`, moved with their recorded hashes
     /// and relation index as they are (nothing is cloned or indexed again); `other` is left
     /// without the kind. Returns the resources the kind had here, with their hashes.
-    pub fn replace_kind(
-        &mut self,
-        kind: ResourceKind,
-        other: &mut Self,
-    ) -> Vec<(Resource, Option<ContentHash>)> {
+    pub fn replace_kind(&mut self, kind: ResourceKind, other: &mut Self) -> HashedResources {
         let replaced = self.take_kind(kind);
         if let Some(resources) = other.kinds.remove(&kind) {
             self.kinds.insert(kind, resources);

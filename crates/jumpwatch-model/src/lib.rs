@@ -71,7 +71,7 @@ pub use catalog::KindMeta;
 pub use generated::ids::*;
 pub use generated::kinds::ResourceKind;
 pub use id::{InvalidId, ResourceId, TenantId};
-pub use inventory::{Edge, Inventory, PolicyBinding};
+pub use inventory::{Edge, HashedResources, Inventory, PolicyBinding};
 pub use normalizer::{ContentHash, Normalizer};
 pub use resource::{Resource, ResourceError};
 pub use severity::Severity;

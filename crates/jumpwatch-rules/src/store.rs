@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use jumpwatch_changes::{InventoryStore, MemoryStore, PollCommit, StoreError, StoredState};
-use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{HashedResources, ResourceId, ResourceKind, TenantId};
 
 use crate::finding::{Finding, Transition};
 use crate::suppression::Suppression;
@@ -134,7 +134,7 @@ impl InventoryStore for MemoryFindingStore {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+    ) -> Result<HashedResources, StoreError> {
         self.inventory.load_resources(tenant, kind, ids)
     }
 

@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use jumpwatch_changes::{ChangeEvent, InventoryStore, PollCommit, StoreError, StoredState};
 use jumpwatch_model::{
-    ContentHash, Inventory, Normalizer, Resource, ResourceId, ResourceKind, TenantId,
+    ContentHash, HashedResources, Inventory, Normalizer, Resource, ResourceId, ResourceKind,
+    TenantId,
 };
 use jumpwatch_notify::NewEntry;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -140,7 +141,7 @@ impl SqliteStore {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, Error> {
+    ) -> Result<HashedResources, Error> {
         let db = self.writer()?;
         let mut found = Vec::new();
         let columns = "SELECT kind, id, parent_id, doc, hash FROM resources WHERE tenant = ?1 AND kind = ?2 AND deleted_at IS NULL";
@@ -451,7 +452,7 @@ impl InventoryStore for SqliteStore {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+    ) -> Result<HashedResources, StoreError> {
         Ok(self.load_kind(tenant, kind, ids)?)
     }
 

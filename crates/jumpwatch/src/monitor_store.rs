@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use jumpwatch_changes::{InventoryStore, PollCommit, StoreError, StoredState};
-use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{HashedResources, ResourceId, ResourceKind, TenantId};
 use jumpwatch_notify::{MemoryOutbox, NewEntry, Outbox};
 use jumpwatch_rules::{AuditCommit, Finding, FindingStore, MemoryFindingStore, Suppression};
 use jumpwatch_store::SqliteStore;
@@ -81,7 +81,7 @@ impl InventoryStore for MemoryMonitorStore {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+    ) -> Result<HashedResources, StoreError> {
         self.findings.load_resources(tenant, kind, ids)
     }
 

@@ -7,7 +7,7 @@ use jumpwatch_changes::{
     ChangeOp, Collector, InventoryStore, KindStatus, MemoryStore, PollCommit, Poller, StoreError,
     StoredState,
 };
-use jumpwatch_model::{ContentHash, Resource, ResourceId, ResourceKind, TenantId};
+use jumpwatch_model::{HashedResources, ResourceId, ResourceKind, TenantId};
 use serde_json::json;
 
 use crate::fake::{FakeTenant, group, member, system, user};
@@ -249,7 +249,7 @@ impl InventoryStore for RecordingStore {
         tenant: &TenantId,
         kind: ResourceKind,
         ids: Option<&[ResourceId]>,
-    ) -> Result<Vec<(Resource, Option<ContentHash>)>, StoreError> {
+    ) -> Result<HashedResources, StoreError> {
         let names = ids.map(|ids| ids.iter().map(|id| id.as_str().to_owned()).collect());
         self.reads.lock().unwrap().push(Read::Resources(kind, names));
         let lost = self.lost.lock().unwrap().clone();
